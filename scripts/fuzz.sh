@@ -27,6 +27,7 @@ for dir in "${fuzz_dirs[@]}"; do
         targets+=("$dir:$t")
     done
 done
+[ "${#targets[@]}" -gt 0 ] || exit 0
 per_target=$(( 240 / ${#targets[@]} ))
 [ "$per_target" -gt 20 ] && per_target=20
 export CARGO_TARGET_DIR="$PWD/target/fuzz"
