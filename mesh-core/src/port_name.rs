@@ -267,6 +267,7 @@ pub fn default_opaque_ports() -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prop_assert_eq;
 
     #[test]
     fn table_of_names() {
@@ -404,5 +405,42 @@ mod tests {
         ));
         assert!(is_default_opaque(25) && is_default_opaque(53) && is_default_opaque(3306));
         assert!(!is_default_opaque(80));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_name_parses_or_errs_without_panic(name in "\\PC{0,40}") {
+            let _ = parse_port_name(&name);
+        }
+
+        #[test]
+        fn declared_protocol_and_suffix_survive(
+            idx in 0usize..PortProtocol::PREFIXES.len(),
+            suffix in proptest::option::of("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?"),
+            upper in proptest::bool::ANY,
+        ) {
+            let protocol = PortProtocol::PREFIXES[idx];
+            let mut name = protocol.as_str().to_owned();
+            if let Some(s) = &suffix {
+                name.push('-');
+                name.push_str(s);
+            }
+            if upper {
+                name = name.to_ascii_uppercase();
+            }
+            let parsed = parse_port_name(&name).unwrap();
+            // `grpc-web...` is always gRPC-Web, whatever suffix `grpc` had.
+            let web = protocol == PortProtocol::Grpc
+                && suffix.as_deref().is_some_and(|s| s == "web" || s.starts_with("web-"));
+            if web {
+                prop_assert_eq!(parsed.protocol, PortProtocol::GrpcWeb);
+            } else {
+                prop_assert_eq!(parsed.protocol, protocol);
+                prop_assert_eq!(
+                    parsed.suffix.map(str::to_ascii_lowercase),
+                    suffix.clone()
+                );
+            }
+        }
     }
 }
