@@ -425,7 +425,7 @@ impl<'de, 'a, I: Iterator<Item = &'a (Node, Node)>> de::MapAccess<'de> for MapDe
             ignored: self.ignored,
             is_key: false,
         })
-        .map_err(|e| e.at(&path, value.pos))
+        .map_err(|e| e.at(&path, value.report_pos(Some(key.pos))))
     }
 }
 

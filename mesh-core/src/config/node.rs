@@ -107,13 +107,28 @@ impl Node {
     }
 
     fn child(&self, segment: &Segment) -> Option<&Node> {
+        self.child_with_key(segment).map(|(_, v)| v)
+    }
+
+    /// The child and the position of its key (for a mapping entry).
+    fn child_with_key(&self, segment: &Segment) -> Option<(Option<Position>, &Node)> {
         match (&self.value, segment) {
             (Value::Map(entries), Segment::Key(key)) => entries
                 .iter()
                 .find(|(k, _)| k.scalar_text().as_deref() == Some(key.as_str()))
-                .map(|(_, v)| v),
-            (Value::Seq(items), Segment::Index(i)) => items.get(*i),
+                .map(|(k, v)| (Some(k.pos), v)),
+            (Value::Seq(items), Segment::Index(i)) => items.get(*i).map(|v| (None, v)),
             _ => None,
+        }
+    }
+
+    /// Where to point for this node reached under a key at `key_pos`: a
+    /// scalar at its value, a block mapping or sequence (which starts on the
+    /// next line) at its key.
+    pub(crate) fn report_pos(&self, key_pos: Option<Position>) -> Position {
+        match (&self.value, key_pos) {
+            (Value::Map(_) | Value::Seq(_), Some(k)) => k,
+            _ => self.pos,
         }
     }
 
@@ -122,13 +137,17 @@ impl Node {
     /// missing field is reported where its parent is).
     pub(crate) fn locate(&self, path: &str) -> Position {
         let mut node = self;
+        let mut key_pos = None;
         for segment in parse_path(path) {
-            match node.child(&segment) {
-                Some(n) => node = n,
+            match node.child_with_key(&segment) {
+                Some((k, n)) => {
+                    node = n;
+                    key_pos = k;
+                }
                 None => break,
             }
         }
-        node.pos
+        node.report_pos(key_pos)
     }
 }
 
