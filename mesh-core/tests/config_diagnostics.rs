@@ -448,6 +448,11 @@ fn budget_limits() {
     }
     let err = load_str("bomb.yaml", &bomb, &LoadOptions::default()).unwrap_err();
     assert_eq!(err.errors.len(), 1, "{err}");
+    assert!(
+        err.errors[0].message.contains("alias replay limit"),
+        "{err}"
+    );
+    assert!(err.errors[0].message.contains("LoadLimits"), "{err}");
 
     let mut limits = LoadLimits::default();
     limits.max_total_bytes = doc.len() + 10;
@@ -493,4 +498,31 @@ fn missing_files_and_directories() {
     let loaded = mesh_core::config::load_paths(&[dir.path()], &LoadOptions::default()).unwrap();
     let names: Vec<_> = loaded.config.services.keys().cloned().collect();
     assert_eq!(names, ["default/a", "default/b"]);
+}
+
+mod never_panics {
+    use mesh_core::config::{LoadOptions, load_str};
+    use proptest::prelude::*;
+
+    const SEED: &str = include_str!("data/config/bookinfo/60-destination-rule.yaml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary text: an error or a config, never a panic.
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            let _ = load_str("fuzz.yaml", &text, &LoadOptions::default());
+        }
+
+        /// A real document with a span replaced by arbitrary text.
+        #[test]
+        fn mutated_document(at in 0..SEED.len(), len in 0usize..16, insert in "[ -~\\n]{0,12}") {
+            let start = (0..=at).rev().find(|i| SEED.is_char_boundary(*i)).unwrap_or(0);
+            let end = (start + len).min(SEED.len());
+            let end = (end..=SEED.len()).find(|i| SEED.is_char_boundary(*i)).unwrap_or(SEED.len());
+            let text = format!("{}{insert}{}", &SEED[..start], &SEED[end..]);
+            let _ = load_str("fuzz.yaml", &text, &LoadOptions::default());
+        }
+    }
 }

@@ -48,6 +48,9 @@ pub struct LoadLimits {
     pub max_nodes: usize,
     /// Aliases (`*name`) in one file (default 1,000).
     pub max_aliases: usize,
+    /// Events replayed by alias expansion in one file (default 10,000):
+    /// stops "billion laughs" documents early.
+    pub max_alias_replay_events: usize,
 }
 
 impl Default for LoadLimits {
@@ -60,6 +63,7 @@ impl Default for LoadLimits {
             max_depth: 64,
             max_nodes: 250_000,
             max_aliases: 1000,
+            max_alias_replay_events: 10_000,
         }
     }
 }
@@ -551,7 +555,7 @@ fn parse_options(limits: &LoadLimits) -> serde_saphyr::Options {
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     options.strict_booleans = true;
     options.with_snippet = false;
-    options.alias_limits.max_total_replayed_events = limits.max_nodes;
+    options.alias_limits.max_total_replayed_events = limits.max_alias_replay_events;
     options
 }
 
@@ -559,12 +563,17 @@ fn parse_options(limits: &LoadLimits) -> serde_saphyr::Options {
 /// the position) and without advice meant for programmers.
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
-    let text = match text.rfind(" at line ") {
+    let text = match text.find(" at line ") {
         Some(i) => &text[..i],
         None => &text,
     };
     let text = text.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
-    format!("YAML: {text}")
+    let hint = if text.contains("budget") || text.contains("limit") {
+        " (a LoadLimits size limit)"
+    } else {
+        ""
+    };
+    format!("YAML: {text}{hint}")
 }
 
 /// The 1-based index of the document that contains `line`: the `---`
