@@ -449,4 +449,8 @@ fn config_dump_redacts_secrets() {
     // Nulls and empty lists are pruned.
     assert!(dr["spec"].get("exportTo").is_none());
     assert!(json["registry"]["ratings.bookinfo.svc.cluster.local"]["ports"][0]["mode"] == "http");
+    assert_eq!(json["localWorkload"]["name"], "reviews-v2");
+    assert_eq!(json["listeners"][0]["port"], 9080);
+    assert_eq!(json["listeners"][0]["defaultEndpoint"], "127.0.0.1:8080");
+    assert_eq!(json["listeners"][1]["detectionTimeout"], "100ms");
 }

@@ -1191,10 +1191,22 @@ impl EffectiveConfig {
         Some(w)
     }
 
-    /// The configuration as JSON for a config dump: secrets redacted, empty
-    /// and absent fields left out.
+    /// The configuration as JSON for a config dump: every resource, the
+    /// registry, and (with a `SidecarProxy` identity) this workload and its
+    /// listeners; secrets redacted, empty and absent fields left out.
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let (Some(local), serde_json::Value::Object(map)) = (self.local_workload(), &mut value) {
+            let listeners = self.listeners(&local);
+            map.insert(
+                "listeners".into(),
+                serde_json::to_value(listeners).unwrap_or(serde_json::Value::Null),
+            );
+            map.insert(
+                "localWorkload".into(),
+                serde_json::to_value(local).unwrap_or(serde_json::Value::Null),
+            );
+        }
         prune(&mut value);
         value
     }
