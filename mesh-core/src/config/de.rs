@@ -279,6 +279,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node.value {
             Value::Seq(_) => self.deserialize_any(visitor),
+            // Kubernetes reads `ports:` (null) as an empty list.
+            Value::Null => visitor.visit_seq(SeqDe {
+                items: std::iter::empty(),
+                path: self.path,
+                ignored: self.ignored,
+            }),
             _ => Err(self.invalid(&visitor)),
         }
     }
@@ -299,6 +305,13 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node.value {
             Value::Map(_) => self.deserialize_any(visitor),
+            // Kubernetes reads `labels:` or `spec:` (null) as empty.
+            Value::Null => visitor.visit_map(MapDe {
+                entries: std::iter::empty(),
+                current: None,
+                path: self.path,
+                ignored: self.ignored,
+            }),
             _ => Err(self.invalid(&visitor)),
         }
     }
@@ -471,6 +484,16 @@ mod tests {
         let err = from_node::<Outer>(&doc).unwrap_err();
         assert_eq!(err.path.as_deref(), Some("items[0]"));
         assert!(err.message.contains("maxConnections"));
+    }
+
+    #[test]
+    fn null_collections_are_empty() {
+        let doc = node("items:\n  - maxConnections: 1\n    labels:\nports:\n");
+        let (value, _) = from_node::<Outer>(&doc).unwrap();
+        assert!(value.items[0].labels.is_empty() && value.ports.is_empty());
+        let doc = node("items:\n");
+        let (value, _) = from_node::<Outer>(&doc).unwrap();
+        assert!(value.items.is_empty());
     }
 
     #[test]

@@ -290,7 +290,8 @@ fn key(namespace: &str, name: &str) -> String {
 /// picks the oldest of several that apply at the same level.
 fn age_key<S>(r: &Resource<S>) -> (Option<&str>, &str, &str) {
     (
-        // Absent timestamps sort last: `None` > `Some` under this mapping.
+        // RFC 3339 times compare as text; "~" sorts after every digit, so a
+        // policy without a timestamp counts as the newest.
         r.metadata.creation_timestamp.as_deref().or(Some("~")),
         r.namespace(),
         r.name(),

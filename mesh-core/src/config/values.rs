@@ -29,6 +29,17 @@ pub struct DurationError {
     reason: &'static str,
 }
 
+impl crate::ErrorClass for DurationError {
+    /// A configured value: this proxy's own problem.
+    fn side(&self) -> crate::Side {
+        crate::Side::Internal
+    }
+
+    fn retry_safe(&self) -> bool {
+        false
+    }
+}
+
 impl Duration {
     /// Wraps a standard duration.
     pub const fn new(d: std::time::Duration) -> Self {
