@@ -17,6 +17,8 @@
 //!   `prometheus-client` registry the embedder owns.
 //! - [`error`]: the error convention of the workspace: every error says
 //!   which side it came from and whether a retry is safe ([`ErrorClass`]).
+//! - `config` (cargo feature `config`): the Istio and Kubernetes YAML a
+//!   sidecar reads, validated and indexed for lookups.
 //!
 //! # Example
 //!
@@ -42,6 +44,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "config")]
+pub mod config;
 pub mod connect;
 pub mod copy;
 pub mod error;
