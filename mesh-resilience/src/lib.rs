@@ -9,3 +9,6 @@ pub mod hash;
 pub mod rand;
 
 pub use error::ConfigError;
+pub mod bucket;
+pub mod limits;
+pub mod outlier;
