@@ -12,3 +12,4 @@ pub use error::ConfigError;
 pub mod bucket;
 pub mod limits;
 pub mod outlier;
+pub mod retry;

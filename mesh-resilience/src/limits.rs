@@ -336,8 +336,17 @@ mod tests {
         let c1 = limits.try_acquire(Resource::Connections).unwrap();
         let _c2 = limits.try_acquire(Resource::Connections).unwrap();
         let e = limits.try_acquire(Resource::Connections).unwrap_err();
-        assert_eq!(e, Overflow { resource: Resource::Connections, limit: 2 });
-        assert_eq!(e.to_string(), "upstream overflow: max_connections = 2 reached");
+        assert_eq!(
+            e,
+            Overflow {
+                resource: Resource::Connections,
+                limit: 2
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "upstream overflow: max_connections = 2 reached"
+        );
         assert!(limits.try_acquire(Resource::Retries).is_err());
         let _p = limits.try_acquire(Resource::PendingRequests).unwrap();
         assert_eq!(limits.remaining(Resource::PendingRequests), 0);
@@ -348,7 +357,10 @@ mod tests {
     }
 
     fn c1_resource(limits: &PoolLimits) -> Resource {
-        limits.try_acquire(Resource::Connections).unwrap().resource()
+        limits
+            .try_acquire(Resource::Connections)
+            .unwrap()
+            .resource()
     }
 
     #[test]
@@ -357,7 +369,10 @@ mod tests {
         let held: Vec<_> = (0..5)
             .map(|_| limits.try_acquire_owned(Resource::Requests).unwrap())
             .collect();
-        limits.set_config(PoolLimitsConfig { max_requests: 3, ..Default::default() });
+        limits.set_config(PoolLimitsConfig {
+            max_requests: 3,
+            ..Default::default()
+        });
         assert_eq!(limits.active(Resource::Requests), 5);
         assert!(limits.try_acquire(Resource::Requests).is_err());
         drop(held);

@@ -164,7 +164,11 @@ impl OutlierConfig {
             return Err(ConfigError::new("interval", "0s", "must be positive"));
         }
         if self.base_ejection_time.is_zero() {
-            return Err(ConfigError::new("base_ejection_time", "0s", "must be positive"));
+            return Err(ConfigError::new(
+                "base_ejection_time",
+                "0s",
+                "must be positive",
+            ));
         }
         if self.max_ejection_percent > 100 {
             return Err(ConfigError::new(
@@ -176,7 +180,11 @@ impl OutlierConfig {
         if let Some(sr) = &self.success_rate
             && sr.minimum_hosts == 0
         {
-            return Err(ConfigError::new("success_rate.minimum_hosts", 0, "must be at least 1"));
+            return Err(ConfigError::new(
+                "success_rate.minimum_hosts",
+                0,
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -317,7 +325,12 @@ impl OutlierDetector {
 
     /// Counts one outcome against `host`; ejects it (and says why) when a
     /// consecutive rule is reached and the ejection percentage allows.
-    pub fn record(&self, host: &HostState, outcome: Outcome, now: Timestamp) -> Option<EjectReason> {
+    pub fn record(
+        &self,
+        host: &HostState,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Option<EjectReason> {
         if self.config.success_rate.is_some() {
             host.interval_total.fetch_add(1, Ordering::Relaxed);
             if outcome == Outcome::Success {
@@ -373,7 +386,10 @@ impl OutlierDetector {
             return false;
         }
         host.changed_at.store(now.as_nanos(), Ordering::Relaxed);
-        let cap = self.config.base_ejection_time.max(self.config.max_ejection_time);
+        let cap = self
+            .config
+            .base_ejection_time
+            .max(self.config.max_ejection_time);
         let recent = host.recent.load(Ordering::Relaxed);
         if self.config.ejection_time(recent) < cap || recent == 0 {
             host.recent.store(recent + 1, Ordering::Relaxed);
@@ -445,7 +461,11 @@ impl OutlierDetector {
         }
         let n = rates.len() as f64;
         let mean = rates.iter().map(|(_, r)| r).sum::<f64>() / n;
-        let variance = rates.iter().map(|(_, r)| (r - mean) * (r - mean)).sum::<f64>() / n;
+        let variance = rates
+            .iter()
+            .map(|(_, r)| (r - mean) * (r - mean))
+            .sum::<f64>()
+            / n;
         let threshold = mean - variance.sqrt() * f64::from(sr.stdev_factor) / 1000.0;
         for (index, rate) in rates {
             if rate < threshold && self.try_eject(hosts[index], now) {
@@ -534,7 +554,10 @@ mod tests {
             d.record(h, Outcome::ServerError, secs(t));
             assert!(h.is_ejected());
             assert!(d.tick(hosts.iter(), secs(t + want - 1)).is_empty());
-            assert_eq!(d.tick(hosts.iter(), secs(t + want)), vec![OutlierEvent::Returned { index: 0 }]);
+            assert_eq!(
+                d.tick(hosts.iter(), secs(t + want)),
+                vec![OutlierEvent::Returned { index: 0 }]
+            );
             t += want;
         }
         assert_eq!(h.recent_ejections(), 3);
@@ -563,7 +586,13 @@ mod tests {
         assert_eq!(d.ejected_count(), 2);
         // With few hosts, one may still be ejected (0 % < 10 %).
         let few = [HostState::new(), HostState::new()];
-        let d = detector(OutlierConfig { consecutive_5xx: Some(1), ..OutlierConfig::default() }, &few);
+        let d = detector(
+            OutlierConfig {
+                consecutive_5xx: Some(1),
+                ..OutlierConfig::default()
+            },
+            &few,
+        );
         d.record(&few[0], Outcome::ServerError, secs(0));
         d.record(&few[1], Outcome::ServerError, secs(0));
         assert_eq!(d.ejected_count(), 1);
@@ -583,12 +612,22 @@ mod tests {
             for r in 0..200 {
                 // Host 5 fails half of its requests, the others 1 in 100.
                 let fail = if i == 5 { r % 2 == 0 } else { r % 100 == 0 };
-                let outcome = if fail { Outcome::ServerError } else { Outcome::Success };
+                let outcome = if fail {
+                    Outcome::ServerError
+                } else {
+                    Outcome::Success
+                };
                 d.record(h, outcome, secs(0));
             }
         }
         let events = d.tick(hosts.iter(), secs(10));
-        assert_eq!(events, vec![OutlierEvent::Ejected { index: 5, reason: EjectReason::SuccessRate }]);
+        assert_eq!(
+            events,
+            vec![OutlierEvent::Ejected {
+                index: 5,
+                reason: EjectReason::SuccessRate
+            }]
+        );
         // Too few hosts with volume: nothing happens.
         let events = d.tick(hosts.iter(), secs(20));
         assert!(events.is_empty());
@@ -597,9 +636,18 @@ mod tests {
     #[test]
     fn validation() {
         let bad = [
-            OutlierConfig { consecutive_5xx: Some(0), ..OutlierConfig::default() },
-            OutlierConfig { max_ejection_percent: 101, ..OutlierConfig::default() },
-            OutlierConfig { interval: Duration::ZERO, ..OutlierConfig::default() },
+            OutlierConfig {
+                consecutive_5xx: Some(0),
+                ..OutlierConfig::default()
+            },
+            OutlierConfig {
+                max_ejection_percent: 101,
+                ..OutlierConfig::default()
+            },
+            OutlierConfig {
+                interval: Duration::ZERO,
+                ..OutlierConfig::default()
+            },
         ];
         for cfg in bad {
             assert!(OutlierDetector::new(cfg).is_err());

@@ -148,7 +148,12 @@ impl<K: Hash + Eq, C: Clock> KeyedBuckets<K, C> {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).buckets.len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .buckets
+                    .len()
+            })
             .sum()
     }
 
@@ -194,7 +199,9 @@ mod tests {
         }
         assert!(k.len() <= k.max_keys());
         // Keys that did not fit share the overflow bucket, which is empty.
-        let crowded = (0..1000u32).filter(|key| k.try_acquire(key, 1).is_ok()).count();
+        let crowded = (0..1000u32)
+            .filter(|key| k.try_acquire(key, 1).is_ok())
+            .count();
         assert_eq!(crowded, 0, "no key gets more than one token");
         // After a fill every bucket is full again: equivalent to absent,
         // so new keys get buckets of their own.

@@ -80,7 +80,11 @@ impl BucketConfig {
         }
         let interval = duration_nanos(fill_interval);
         if interval == 0 {
-            return Err(ConfigError::new("fill_interval", "0s", "must be at least 1 ns"));
+            return Err(ConfigError::new(
+                "fill_interval",
+                "0s",
+                "must be at least 1 ns",
+            ));
         }
         if tokens_per_fill / interval >= MAX_TOKENS_PER_NANO {
             return Err(ConfigError::new(
@@ -225,10 +229,12 @@ impl Core {
             if next > ceiling {
                 return Err(self.refusal(config, n, taken, filled, now));
             }
-            match self
-                .taken
-                .compare_exchange_weak(taken, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.taken.compare_exchange_weak(
+                taken,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(seen) => taken = seen,
             }
@@ -372,11 +378,17 @@ mod tests {
     #[test]
     fn smooth_rates() {
         let c = BucketConfig::per_second(10).unwrap();
-        assert_eq!((c.tokens_per_fill(), c.fill_interval()), (1, Duration::from_millis(100)));
+        assert_eq!(
+            (c.tokens_per_fill(), c.fill_interval()),
+            (1, Duration::from_millis(100))
+        );
         let c = BucketConfig::per_second(3).unwrap();
         assert_eq!(c.fill_interval(), Duration::from_nanos(333_333_333));
         let c = BucketConfig::per_second(10_000_000).unwrap();
-        assert_eq!((c.tokens_per_fill(), c.fill_interval()), (10, Duration::from_micros(1)));
+        assert_eq!(
+            (c.tokens_per_fill(), c.fill_interval()),
+            (10, Duration::from_micros(1))
+        );
         let c = BucketConfig::rate(1, Duration::from_secs(60)).unwrap();
         assert_eq!(c.fill_interval(), Duration::from_secs(60));
         assert_eq!(c.with_max_tokens(5).unwrap().max_tokens(), 5);
@@ -384,9 +396,22 @@ mod tests {
 
     #[test]
     fn invalid_configs() {
-        assert_eq!(BucketConfig::new(0, 1, Duration::from_secs(1)).unwrap_err().field, "max_tokens");
-        assert_eq!(BucketConfig::new(1, 0, Duration::from_secs(1)).unwrap_err().field, "tokens_per_fill");
-        assert_eq!(BucketConfig::new(1, 1, Duration::ZERO).unwrap_err().field, "fill_interval");
+        assert_eq!(
+            BucketConfig::new(0, 1, Duration::from_secs(1))
+                .unwrap_err()
+                .field,
+            "max_tokens"
+        );
+        assert_eq!(
+            BucketConfig::new(1, 0, Duration::from_secs(1))
+                .unwrap_err()
+                .field,
+            "tokens_per_fill"
+        );
+        assert_eq!(
+            BucketConfig::new(1, 1, Duration::ZERO).unwrap_err().field,
+            "fill_interval"
+        );
         assert!(BucketConfig::new(1, 100, Duration::from_nanos(1)).is_err());
         assert!(BucketConfig::per_second(0).is_err());
     }
