@@ -9,6 +9,7 @@ pub mod hash;
 pub mod rand;
 
 pub use error::ConfigError;
+pub mod balancer;
 pub mod bucket;
 pub mod limits;
 pub mod outlier;
