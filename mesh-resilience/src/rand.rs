@@ -110,7 +110,7 @@ fn thread_seed() -> u64 {
     // RandomState is seeded from the OS once per process and varied per
     // instance; hashing the thread id makes each thread's stream distinct.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0x6d65_7368_6b69_74);
+    h.write_u64(0x006d_6573_686b_6974);
     std::hash::Hash::hash(&std::thread::current().id(), &mut h);
     h.finish()
 }
