@@ -4,9 +4,13 @@
 //! Keys are spread over shards, each a small map under its own mutex; the
 //! bucket itself is the same lock-free [`Core`] as [`TokenBucket`]'s.
 //!
-//! Memory is bounded by `max_keys`. A full bucket is exactly equivalent to
-//! an absent one (a new key starts full), so when a shard is at its share
-//! of `max_keys`, full buckets are dropped first and no state is lost.
+//! A key's bucket is created, full, at the key's first use, and fills on
+//! its own schedule from then on.
+//!
+//! Memory is bounded by `max_keys`. A full bucket is as good as an absent
+//! one (a new key starts full; its restarted fill schedule can only delay
+//! tokens, never add any), so when a shard is at its share of `max_keys`,
+//! full buckets are dropped first and no limit is loosened.
 //! Only when every bucket of the shard is in use does a new key go to one
 //! **overflow bucket** shared by all such keys: each of them still gets at
 //! most what its own bucket would allow, so crowding the table with keys
