@@ -50,8 +50,11 @@ impl Timestamp {
 }
 
 /// `d` in nanoseconds, saturating at `u64::MAX` (584 years).
+#[inline]
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 /// A monotonic source of [`Timestamp`]s.
@@ -61,6 +64,15 @@ pub(crate) fn duration_nanos(d: Duration) -> u64 {
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;
+}
+
+/// A timestamp is a stopped clock: handy where an API takes a clock but
+/// the caller already knows the time.
+impl Clock for Timestamp {
+    #[inline]
+    fn now(&self) -> Timestamp {
+        *self
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {

@@ -58,7 +58,7 @@ use std::time::Duration;
 use mesh_core::ErrorClass;
 use mesh_core::Side;
 
-use crate::clock::{Timestamp, duration_nanos};
+use crate::clock::{Clock, Timestamp, duration_nanos};
 use crate::error::ConfigError;
 
 /// What happened to one request, as outlier detection counts it.
@@ -325,11 +325,13 @@ impl OutlierDetector {
 
     /// Counts one outcome against `host`; ejects it (and says why) when a
     /// consecutive rule is reached and the ejection percentage allows.
+    /// `now` (a clock, or a [`Timestamp`]) is read only to stamp an
+    /// ejection, so successes never read the clock.
     pub fn record(
         &self,
         host: &HostState,
         outcome: Outcome,
-        now: Timestamp,
+        now: impl Clock,
     ) -> Option<EjectReason> {
         if self.config.success_rate.is_some() {
             host.interval_total.fetch_add(1, Ordering::Relaxed);
@@ -345,7 +347,7 @@ impl OutlierDetector {
             }
             Outcome::ServerError => {
                 reset(&host.consecutive_gateway);
-                self.count_5xx(host, now)
+                self.count_5xx(host, &now)
             }
             Outcome::GatewayFailure => {
                 let n = host.consecutive_gateway.fetch_add(1, Ordering::Relaxed) + 1;
@@ -353,19 +355,20 @@ impl OutlierDetector {
                     .config
                     .consecutive_gateway_failure
                     .is_some_and(|limit| n == limit)
-                    && self.try_eject(host, now);
+                    && self.try_eject(host, now.now());
                 if gateway {
                     return Some(EjectReason::ConsecutiveGatewayFailure);
                 }
-                self.count_5xx(host, now)
+                self.count_5xx(host, &now)
             }
         }
     }
 
-    fn count_5xx(&self, host: &HostState, now: Timestamp) -> Option<EjectReason> {
+    fn count_5xx(&self, host: &HostState, now: &impl Clock) -> Option<EjectReason> {
         let n = host.consecutive_5xx.fetch_add(1, Ordering::Relaxed) + 1;
-        (self.config.consecutive_5xx.is_some_and(|limit| n == limit) && self.try_eject(host, now))
-            .then_some(EjectReason::Consecutive5xx)
+        (self.config.consecutive_5xx.is_some_and(|limit| n == limit)
+            && self.try_eject(host, now.now()))
+        .then_some(EjectReason::Consecutive5xx)
     }
 
     /// Ejects `host` if it is not ejected and the percentage allows.

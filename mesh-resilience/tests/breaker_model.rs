@@ -91,14 +91,13 @@ impl Model {
         }
     }
 
-    /// Ok((generation, probe)) or Err(retry after, in ms, if Open).
+    /// Ok((generation, probe)) or Err(retry after, in ns, if Open).
     fn admit(&mut self, now: u64) -> Result<(u16, bool), Option<u64>> {
         match self.state {
             State::Closed => Ok((self.generation, false)),
             State::Open => {
-                let now_ms = now / 1_000_000;
-                if now_ms < self.until_ms {
-                    return Err(Some(self.until_ms - now_ms));
+                if now < self.until_ms * 1_000_000 {
+                    return Err(Some(self.until_ms * 1_000_000 - now));
                 }
                 self.state = State::HalfOpen;
                 self.generation = self.generation.wrapping_add(1);
@@ -200,8 +199,8 @@ proptest! {
                         prop_assert_eq!(p.is_probe(), probe);
                         held.push((p, generation));
                     }
-                    (Err(r), Err(retry_ms)) => {
-                        prop_assert_eq!(r.retry_after, retry_ms.map(Duration::from_millis));
+                    (Err(r), Err(retry_ns)) => {
+                        prop_assert_eq!(r.retry_after, retry_ns.map(Duration::from_nanos));
                     }
                     (real, model) => prop_assert!(false, "real {:?} model {:?}", real.map(|_| ()), model),
                 },

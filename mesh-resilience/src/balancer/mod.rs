@@ -53,7 +53,7 @@ pub use weighted::WeightedRandom;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::clock::Timestamp;
+use crate::clock::{Timestamp, duration_nanos};
 use crate::error::ConfigError;
 use crate::rand::Random;
 
@@ -116,7 +116,7 @@ impl Load {
 
     /// Folds one latency observation into the estimate.
     pub fn observe(&self, rtt: Duration, now: Timestamp, decay: Duration) {
-        let rtt = rtt.as_nanos() as f64;
+        let rtt = duration_nanos(rtt) as f64;
         let bits = self.ewma.load(Ordering::Relaxed);
         let next = if bits == 0 {
             rtt
@@ -142,7 +142,14 @@ impl Load {
         let elapsed = now
             .as_nanos()
             .saturating_sub(self.stamp.load(Ordering::Relaxed));
-        (-(elapsed as f64) / decay.as_nanos().max(1) as f64).exp()
+        (-(elapsed as f64) / duration_nanos(decay).max(1) as f64).exp()
+    }
+
+    /// The undecayed estimate and when it was made, if any.
+    #[inline]
+    pub(crate) fn raw(&self) -> Option<(f64, u64)> {
+        let bits = self.ewma.load(Ordering::Relaxed);
+        (bits != 0).then(|| (f64::from_bits(bits), self.stamp.load(Ordering::Relaxed)))
     }
 
     /// The latency estimate in nanoseconds at `now`, decayed since the last

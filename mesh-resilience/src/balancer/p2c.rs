@@ -8,20 +8,21 @@
 
 use std::time::Duration;
 
-use super::Candidate;
-use crate::clock::Timestamp;
+use super::{Candidate, Load};
+use crate::clock::{Timestamp, duration_nanos};
 use crate::error::ConfigError;
 use crate::rand::Random;
 
 /// Draws of two before counting the available endpoints exactly.
 const DRAWS: usize = 4;
 
-/// The less loaded of two available endpoints drawn at random, by `cost`.
+/// The less loaded of two available endpoints drawn at random:
+/// `b_is_better(a, b)` compares them.
 #[inline]
 fn two_choices<E: Candidate, R: Random + ?Sized>(
     endpoints: &[E],
     random: &R,
-    cost: impl Fn(&E) -> f64,
+    b_is_better: impl Fn(&E, &E) -> bool,
 ) -> Option<usize> {
     let n = endpoints.len();
     if n < 2 {
@@ -30,7 +31,7 @@ fn two_choices<E: Candidate, R: Random + ?Sized>(
             .and_then(|e| e.is_available().then_some(0));
     }
     let better = |a: usize, b: usize| {
-        if cost(&endpoints[b]) < cost(&endpoints[a]) {
+        if b_is_better(&endpoints[a], &endpoints[b]) {
             b
         } else {
             a
@@ -89,7 +90,9 @@ impl LeastRequest {
         endpoints: &[E],
         random: &R,
     ) -> Option<usize> {
-        two_choices(endpoints, random, |e| e.load().active() as f64)
+        two_choices(endpoints, random, |a, b| {
+            b.load().active() < a.load().active()
+        })
     }
 }
 
@@ -152,12 +155,38 @@ impl PeakEwma {
         random: &R,
         now: Timestamp,
     ) -> Option<usize> {
-        let default = self.config.default_rtt.as_nanos() as f64;
-        two_choices(endpoints, random, |e| {
-            let load = e.load();
-            let rtt = load.estimate_at(now, self.config.decay).unwrap_or(default);
-            rtt * (load.active() + 1) as f64
+        two_choices(endpoints, random, |a, b| {
+            self.b_is_better(a.load(), b.load(), now)
         })
+    }
+
+    /// Whether `b` costs less than `a`: `estimate × (active + 1)`, with
+    /// each estimate decayed by `e^(-age / decay)`. When both have an
+    /// estimate from the past, the decays are compared as one factor
+    /// `e^((stamp_b - stamp_a) / decay)`, one `exp` instead of two.
+    #[inline]
+    fn b_is_better(&self, a: &Load, b: &Load, now: Timestamp) -> bool {
+        let load_a = (a.active() + 1) as f64;
+        let load_b = (b.active() + 1) as f64;
+        let t = now.as_nanos();
+        match (a.raw(), b.raw()) {
+            (Some((ra, sa)), Some((rb, sb))) if sa <= t && sb <= t => {
+                let decay = duration_nanos(self.config.decay).max(1) as f64;
+                let factor = if sa == sb {
+                    1.0
+                } else {
+                    ((sb as f64 - sa as f64) / decay).exp()
+                };
+                rb * load_b * factor < ra * load_a
+            }
+            _ => {
+                let default = duration_nanos(self.config.default_rtt) as f64;
+                let cost = |l: &Load, load: f64| {
+                    l.estimate_at(now, self.config.decay).unwrap_or(default) * load
+                };
+                cost(b, load_b) < cost(a, load_a)
+            }
+        }
     }
 }
 
@@ -200,6 +229,29 @@ mod tests {
             .load
             .observe(Duration::from_millis(20), later, cfg.decay);
         assert!((0..100).all(|_| b.pick(&set, &r, later) == Some(0)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_exp_comparison_matches_explicit_costs(
+            ra in 1u64..1_000_000_000, rb in 1u64..1_000_000_000,
+            sa in 0u64..100_000_000_000, sb in 0u64..100_000_000_000,
+            extra in 0u64..100_000_000_000, aa in 0u64..50, ab in 0u64..50,
+        ) {
+            let cfg = PeakEwmaConfig::default();
+            let (a, b) = (Load::new(), Load::new());
+            a.observe(Duration::from_nanos(ra), Timestamp::from_nanos(sa), cfg.decay);
+            b.observe(Duration::from_nanos(rb), Timestamp::from_nanos(sb), cfg.decay);
+            for _ in 0..aa { a.start(); }
+            for _ in 0..ab { b.start(); }
+            let now = Timestamp::from_nanos(sa.max(sb) + extra);
+            let cost = |l: &Load| l.estimate_at(now, cfg.decay).unwrap() * (l.active() + 1) as f64;
+            let (ca, cb) = (cost(&a), cost(&b));
+            // Ties within rounding may go either way.
+            if (ca - cb).abs() > 1e-9 * ca.max(cb) {
+                proptest::prop_assert_eq!(PeakEwma::new(cfg).b_is_better(&a, &b, now), cb < ca);
+            }
+        }
     }
 
     #[test]

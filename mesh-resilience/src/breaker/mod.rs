@@ -504,12 +504,11 @@ impl<C: Clock> Breaker<C> {
                 State::Closed => return Ok(Permit::new(self, w.generation(), false)),
                 State::Open => {
                     let now = self.clock.now();
-                    let now_ms = self.ms.div(now.as_nanos());
-                    let until = w.payload();
-                    if now_ms < until {
+                    let until = w.payload().saturating_mul(1_000_000);
+                    if now.as_nanos() < until {
                         return Err(Rejected {
                             state: State::Open,
-                            retry_after: Some(Duration::from_millis(until - now_ms)),
+                            retry_after: Some(Duration::from_nanos(until - now.as_nanos())),
                         });
                     }
                     let next = Word::half_open(w.generation().wrapping_add(1), w.trips(), 1, 0);

@@ -33,29 +33,34 @@ const fn unpack(v: u64) -> (u64, u64, u64) {
 }
 
 /// Outcome counts over a sliding window of `n` buckets.
+///
+/// The ring has a power-of-two number of slots (at least `n`), so finding
+/// an epoch's slot is a mask; only the last `n` epochs are counted.
 #[derive(Debug)]
 pub(crate) struct Window {
     slots: Box<[AtomicU64]>,
     width: Divisor,
-    n: Divisor,
+    n: u64,
+    mask: u64,
 }
 
 impl Window {
     /// A window of `buckets` buckets of `width_nanos` each.
     pub(crate) fn new(buckets: u16, width_nanos: u64) -> Window {
         let buckets = buckets.max(1);
+        let slots = buckets.next_power_of_two();
         Window {
-            slots: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             width: Divisor::new(width_nanos),
-            n: Divisor::new(u64::from(buckets)),
+            n: u64::from(buckets),
+            mask: u64::from(slots) - 1,
         }
     }
 
     #[inline]
     fn locate(&self, now: Timestamp) -> (u64, usize) {
         let epoch = self.width.div(now.as_nanos());
-        let slot = epoch - self.n.div(epoch) * self.n.get();
-        (epoch & TAG_MASK, slot as usize)
+        (epoch & TAG_MASK, (epoch & self.mask) as usize)
     }
 
     /// Counts one outcome at `now`.
@@ -84,7 +89,7 @@ impl Window {
     /// (total, failures) over the buckets of the last `n` epochs at `now`.
     pub(crate) fn counts(&self, now: Timestamp) -> (u64, u64) {
         let (tag, _) = self.locate(now);
-        let n = self.n.get();
+        let n = self.n;
         let mut total = 0;
         let mut failures = 0;
         for cell in self.slots.iter() {

@@ -196,8 +196,63 @@ impl ErrorClass for RateLimited {
     }
 }
 
-/// The state of one bucket, without its clock: shared by [`TokenBucket`]
-/// and [`KeyedBuckets`].
+/// Takes `n` tokens from the bucket whose taken count is `taken` and
+/// whose fill schedule started at `start`, at `now`.
+#[inline]
+fn take(
+    taken: &AtomicU64,
+    start: u64,
+    config: &BucketConfig,
+    n: u64,
+    now: Timestamp,
+) -> Result<(), RateLimited> {
+    let filled = config.filled(now.as_nanos().saturating_sub(start));
+    let ceiling = filled.saturating_add(config.max_tokens);
+    let mut current = taken.load(Ordering::Relaxed);
+    loop {
+        let next = current.max(filled).saturating_add(n);
+        if next > ceiling {
+            return Err(refusal(config, start, n, current, filled, now));
+        }
+        match taken.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(seen) => current = seen,
+        }
+    }
+}
+
+#[cold]
+fn refusal(
+    config: &BucketConfig,
+    start: u64,
+    n: u64,
+    taken: u64,
+    filled: u64,
+    now: Timestamp,
+) -> RateLimited {
+    let available = config.max_tokens - taken.saturating_sub(filled).min(config.max_tokens);
+    let retry_after = (n <= config.max_tokens).then(|| {
+        // The schedule must reach taken + n - max_tokens.
+        let need = taken.saturating_add(n) - config.max_tokens;
+        let fills = need.div_ceil(config.tokens_per_fill);
+        let at = start.saturating_add(fills.saturating_mul(config.interval.get()));
+        Duration::from_nanos(at.saturating_sub(now.as_nanos()))
+    });
+    RateLimited {
+        requested: n,
+        available,
+        retry_after,
+    }
+}
+
+fn available(taken: &AtomicU64, start: u64, config: &BucketConfig, now: Timestamp) -> u64 {
+    let filled = config.filled(now.as_nanos().saturating_sub(start));
+    let debt = taken.load(Ordering::Relaxed).saturating_sub(filled);
+    config.max_tokens - debt.min(config.max_tokens)
+}
+
+/// The state of one bucket, without its clock or configuration: what
+/// [`KeyedBuckets`] keeps per key (16 bytes).
 #[derive(Debug)]
 pub(crate) struct Core {
     /// Tokens taken, on the schedule's count (see the module docs).
@@ -221,64 +276,27 @@ impl Core {
         n: u64,
         now: Timestamp,
     ) -> Result<(), RateLimited> {
-        let filled = config.filled(now.as_nanos().saturating_sub(self.start));
-        let ceiling = filled.saturating_add(config.max_tokens);
-        let mut taken = self.taken.load(Ordering::Relaxed);
-        loop {
-            let next = taken.max(filled).saturating_add(n);
-            if next > ceiling {
-                return Err(self.refusal(config, n, taken, filled, now));
-            }
-            match self.taken.compare_exchange_weak(
-                taken,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(seen) => taken = seen,
-            }
-        }
-    }
-
-    #[cold]
-    fn refusal(
-        &self,
-        config: &BucketConfig,
-        n: u64,
-        taken: u64,
-        filled: u64,
-        now: Timestamp,
-    ) -> RateLimited {
-        let available = config.max_tokens - taken.saturating_sub(filled).min(config.max_tokens);
-        let retry_after = (n <= config.max_tokens).then(|| {
-            // The schedule must reach taken + n - max_tokens.
-            let need = taken.saturating_add(n) - config.max_tokens;
-            let fills = need.div_ceil(config.tokens_per_fill);
-            let at = self
-                .start
-                .saturating_add(fills.saturating_mul(config.interval.get()));
-            Duration::from_nanos(at.saturating_sub(now.as_nanos()))
-        });
-        RateLimited {
-            requested: n,
-            available,
-            retry_after,
-        }
+        take(&self.taken, self.start, config, n, now)
     }
 
     pub(crate) fn available(&self, config: &BucketConfig, now: Timestamp) -> u64 {
-        let filled = config.filled(now.as_nanos().saturating_sub(self.start));
-        let debt = self.taken.load(Ordering::Relaxed).saturating_sub(filled);
-        config.max_tokens - debt.min(config.max_tokens)
+        available(&self.taken, self.start, config, now)
     }
 }
+
+/// The counter alone on its cache line: threads taking tokens bounce only
+/// this line between cores, while the configuration they read stays
+/// shared.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
 
 /// A token bucket; see the [module docs](self).
 ///
 /// All methods take `&self`: share it by reference or in an `Arc`.
 pub struct TokenBucket<C: Clock = MonotonicClock> {
-    core: Core,
+    taken: Padded,
+    start: u64,
     config: BucketConfig,
     clock: C,
 }
@@ -303,7 +321,8 @@ impl<C: Clock> TokenBucket<C> {
     /// A full bucket reading time from `clock`; fills are counted from now.
     pub fn with_clock(config: BucketConfig, clock: C) -> Self {
         TokenBucket {
-            core: Core::new(clock.now()),
+            taken: Padded::default(),
+            start: clock.now().as_nanos(),
             config,
             clock,
         }
@@ -317,12 +336,12 @@ impl<C: Clock> TokenBucket<C> {
     /// Takes `n` tokens now, or none at all.
     #[inline]
     pub fn try_acquire(&self, n: u64) -> Result<(), RateLimited> {
-        self.core.try_acquire(&self.config, n, self.clock.now())
+        take(&self.taken.0, self.start, &self.config, n, self.clock.now())
     }
 
     /// Tokens in the bucket now.
     pub fn available(&self) -> u64 {
-        self.core.available(&self.config, self.clock.now())
+        available(&self.taken.0, self.start, &self.config, self.clock.now())
     }
 
     /// Waits until `n` tokens can be taken and takes them. Fails at once,

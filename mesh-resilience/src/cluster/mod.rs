@@ -251,7 +251,9 @@ pub struct Cluster<C: Clock = MonotonicClock, R: Random = ThreadRandom> {
     updating: Mutex<()>,
     outlier: Option<OutlierDetector>,
     limits: Arc<PoolLimits>,
-    ewma_decay: Duration,
+    /// Peak EWMA's decay, when the balancer uses latencies (only then
+    /// does a pick read the clock).
+    ewma_decay: Option<Duration>,
     clock: C,
     random: R,
 }
@@ -287,8 +289,8 @@ impl<C: Clock, R: Random> Cluster<C, R> {
         config.validate()?;
         let outlier = config.outlier.map(OutlierDetector::new).transpose()?;
         let ewma_decay = match config.lb {
-            LbPolicy::PeakEwma(c) => c.decay,
-            _ => crate::balancer::PeakEwmaConfig::default().decay,
+            LbPolicy::PeakEwma(c) => Some(c.decay),
+            _ => None,
         };
         let eps: Vec<Arc<Endpoint>> = dedupe(endpoints)
             .map(|spec| Arc::new(Endpoint::new(spec, Arc::default())))
@@ -405,7 +407,11 @@ impl<C: Clock, R: Random> Cluster<C, R> {
                     })?
             }
         };
-        let now = self.clock.now();
+        let now = if self.ewma_decay.is_some() {
+            self.clock.now()
+        } else {
+            Timestamp::ZERO
+        };
         let index = group
             .balancer
             .pick(&group.endpoints, ctx.hash, &self.random, now)
@@ -469,12 +475,18 @@ impl<C: Clock, R: Random> Cluster<C, R> {
         outcome: Option<Outcome>,
         started: Timestamp,
     ) -> Option<EjectReason> {
-        let now = self.clock.now();
-        let rtt = outcome.is_some().then(|| now.saturating_since(started));
-        endpoint.load().finish(rtt, now, self.ewma_decay);
+        match (self.ewma_decay, outcome) {
+            (Some(decay), Some(_)) => {
+                let now = self.clock.now();
+                endpoint
+                    .load()
+                    .finish(Some(now.saturating_since(started)), now, decay);
+            }
+            _ => endpoint.load().finish(None, started, Duration::ZERO),
+        }
         match (&self.outlier, outcome) {
             (Some(detector), Some(outcome)) if !endpoint.is_removed() => {
-                detector.record(endpoint.outlier(), outcome, now)
+                detector.record(endpoint.outlier(), outcome, &self.clock)
             }
             _ => None,
         }
