@@ -337,3 +337,125 @@ async fn budget_and_pool_limits_gate_retries() {
         .await;
     assert_eq!((done.attempts, done.stop), (1, Stop::Overflow));
 }
+
+mod model {
+    //! Random sequences of attempt outcomes and clock moves against a
+    //! plain model of the retry rules.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Verdict(Verdict),
+        Advance(u64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            1 => Just(Step::Verdict(Verdict::Accept)),
+            3 => Just(Step::Verdict(Verdict::Retry)),
+            1 => (0u64..500).prop_map(|ms| Step::Verdict(Verdict::RetryAfter(Duration::from_millis(ms)))),
+            1 => (0u64..400).prop_map(Step::Advance),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn retry_state_matches_the_rules(
+            max_retries in 0u32..5,
+            per_try in prop::option::of(1u64..300),
+            timeout in prop::option::of(1u64..2_000),
+            replayable: bool,
+            seed: u64,
+            steps in prop::collection::vec(step(), 1..40),
+        ) {
+            let policy = RetryPolicy {
+                max_retries,
+                per_try_timeout: per_try.map(ms),
+                timeout: timeout.map(ms),
+                max_pushback: ms(300),
+                ..RetryPolicy::default()
+            };
+            let clock = ManualClock::new();
+            let random = SeededRandom::new(seed);
+            let replay = SeededRandom::new(seed);
+            let mut state = RetryState::new(&policy, clock.now());
+            let mut attempts = 0u32;
+            let mut elapsed = 0u64;
+            let mut ended = false;
+            // An attempt starts before the first step.
+            let mut begin = |state: &mut RetryState, attempts: &mut u32, elapsed: u64| {
+                let got = state.begin_attempt(&policy, clock.now());
+                match timeout {
+                    Some(t) if elapsed >= t => {
+                        prop_assert_eq!(got, Err(Stop::Timeout));
+                        return Ok(false);
+                    }
+                    _ => {}
+                }
+                *attempts += 1;
+                let left = timeout.map(|t| t - elapsed);
+                let want = match (per_try, left) {
+                    (Some(p), Some(l)) if p < l => Some(AttemptLimit { after: ms(p), overall: false }),
+                    (_, Some(l)) => Some(AttemptLimit { after: ms(l), overall: true }),
+                    (Some(p), None) => Some(AttemptLimit { after: ms(p), overall: false }),
+                    (None, None) => None,
+                };
+                prop_assert_eq!(got, Ok(want));
+                Ok(true)
+            };
+            if !begin(&mut state, &mut attempts, elapsed)? {
+                return Ok(());
+            }
+            for step in steps {
+                if ended {
+                    break;
+                }
+                match step {
+                    Step::Advance(d) => {
+                        clock.advance(ms(d));
+                        elapsed += d;
+                    }
+                    Step::Verdict(v) => {
+                        let got = state.decide(&policy, v, replayable, clock.now(), &random);
+                        let want = if v == Verdict::Accept {
+                            Decision::Stop(Stop::Final)
+                        } else if !replayable {
+                            Decision::Stop(Stop::NotReplayable)
+                        } else if attempts - 1 >= max_retries {
+                            Decision::Stop(Stop::Exhausted)
+                        } else {
+                            let delay = match v {
+                                Verdict::RetryAfter(d) if d > ms(300) => None,
+                                Verdict::RetryAfter(d) => Some(d),
+                                _ => Some(Backoff::ENVOY.delay(attempts - 1, &replay)),
+                            };
+                            match delay {
+                                None => Decision::Stop(Stop::PushbackTooLong),
+                                Some(d) if timeout.is_some_and(|t| ms(elapsed) + d >= ms(t)) => {
+                                    Decision::Stop(Stop::Timeout)
+                                }
+                                Some(d) => Decision::Retry(d),
+                            }
+                        };
+                        prop_assert_eq!(got, want);
+                        match got {
+                            Decision::Stop(_) => ended = true,
+                            Decision::Retry(d) => {
+                                clock.advance(d);
+                                // Whole-ms bookkeeping in the model: keep the
+                                // clock on whole milliseconds.
+                                let rest = (1_000_000 - d.subsec_nanos() % 1_000_000) % 1_000_000;
+                                clock.advance(Duration::from_nanos(u64::from(rest)));
+                                elapsed += d.as_nanos().div_ceil(1_000_000) as u64;
+                                if !begin(&mut state, &mut attempts, elapsed)? {
+                                    ended = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
