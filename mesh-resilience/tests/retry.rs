@@ -384,7 +384,7 @@ mod model {
             let mut elapsed = 0u64;
             let mut ended = false;
             // An attempt starts before the first step.
-            let mut begin = |state: &mut RetryState, attempts: &mut u32, elapsed: u64| {
+            let begin = |state: &mut RetryState, attempts: &mut u32, elapsed: u64| {
                 let got = state.begin_attempt(&policy, clock.now());
                 match timeout {
                     Some(t) if elapsed >= t => {
@@ -422,7 +422,7 @@ mod model {
                             Decision::Stop(Stop::Final)
                         } else if !replayable {
                             Decision::Stop(Stop::NotReplayable)
-                        } else if attempts - 1 >= max_retries {
+                        } else if attempts > max_retries {
                             Decision::Stop(Stop::Exhausted)
                         } else {
                             let delay = match v {
