@@ -1,23 +1,4 @@
-//! One token bucket per key (per identity, per route, per client address),
-//! in bounded memory.
-//!
-//! Keys are spread over shards, each a small map under its own mutex; the
-//! bucket itself is the same lock-free [`Core`] as [`TokenBucket`]'s.
-//!
-//! A key's bucket is created, full, at the key's first use, and fills on
-//! its own schedule from then on.
-//!
-//! Memory is bounded by `max_keys`. A full bucket is as good as an absent
-//! one (a new key starts full; its restarted fill schedule can only delay
-//! tokens, never add any), so when a shard is at its share of `max_keys`,
-//! full buckets are dropped first and no limit is loosened.
-//! Only when every bucket of the shard is in use does a new key go to one
-//! **overflow bucket** shared by all such keys: each of them still gets at
-//! most what its own bucket would allow, so crowding the table with keys
-//! never buys more tokens. Sweeps happen at most once per fill interval
-//! per shard, so a flood of new keys costs no repeated scans.
-//!
-//! [`TokenBucket`]: super::TokenBucket
+//! Token buckets by key, in bounded memory.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -36,8 +17,26 @@ struct Shard<K> {
     last_sweep: Option<u64>,
 }
 
-/// Token buckets by key, at most `max_keys` of them; see the
-/// [module docs](self).
+/// One token bucket per key (per identity, per route, per client address),
+/// in bounded memory.
+///
+/// Keys are spread over shards, each a small map under its own mutex; the
+/// bucket itself is the same lock-free counter as a [`TokenBucket`]'s.
+///
+/// A key's bucket is created, full, at the key's first use, and fills on
+/// its own schedule from then on.
+///
+/// Memory is bounded by `max_keys`. A full bucket is as good as an absent
+/// one (a new key starts full; its restarted fill schedule can only delay
+/// tokens, never add any), so when a shard is at its share of `max_keys`,
+/// full buckets are dropped first and no limit is loosened.
+/// Only when every bucket of the shard is in use does a new key go to one
+/// **overflow bucket** shared by all such keys: each of them still gets at
+/// most what its own bucket would allow, so crowding the table with keys
+/// never buys more tokens. Sweeps happen at most once per fill interval
+/// per shard, so a flood of new keys costs no repeated scans.
+///
+/// [`TokenBucket`]: super::TokenBucket
 pub struct KeyedBuckets<K, C: Clock = MonotonicClock> {
     config: BucketConfig,
     clock: C,

@@ -154,7 +154,10 @@ pub enum Stop {
     BudgetExhausted,
     /// Retryable, but the pool's `max_retries` limit was reached.
     Overflow,
-    /// The overall timeout expired, or would before the next attempt.
+    /// The overall timeout expired during an attempt (the result is
+    /// [`RetryError::Timeout`]), or would expire before the next attempt
+    /// could start (the last attempt's result is returned at once rather
+    /// than after waiting out the deadline).
     Timeout,
     /// Retryable, but the server asked to wait longer than `max_pushback`.
     PushbackTooLong,
