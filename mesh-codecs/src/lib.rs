@@ -9,3 +9,5 @@
 //!   legacy opcodes and OP_COMPRESSED), a zero-copy validating BSON reader,
 //!   message summaries for observability, and the MongoDB sniffer.
 #![forbid(unsafe_code)]
+
+pub mod mongo;
