@@ -67,15 +67,16 @@ impl From<io::Error> for MongoError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MongoErrorKind {
-    /// The header's length is below what the opcode needs.
-    #[error("message length {length} is below the {min} bytes an {op} needs")]
+    /// The header's length is below what the opcode needs (or, before the
+    /// opcode has arrived, below what any message needs).
+    #[error("message length {length} is below the {min} bytes the message needs ({op:?})")]
     TooShort {
         /// The declared length.
         length: i64,
-        /// The least the opcode needs, header included.
+        /// The least the message needs, header included.
         min: usize,
-        /// The opcode.
-        op: OpCode,
+        /// The opcode, when it had arrived.
+        op: Option<OpCode>,
     },
     /// The header's length is over [`Limits::max_message_size`](super::Limits).
     #[error("message length {length} exceeds the limit of {limit} bytes")]

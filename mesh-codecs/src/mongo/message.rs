@@ -100,6 +100,10 @@ impl<'a> OpCompressed<'a> {
     }
 }
 
+/// The shortest message of any opcode: a header and the smallest body
+/// (OP_INSERT's flags and a one-byte namespace).
+const MIN_MESSAGE_LEN: usize = HEADER_LEN + 5;
+
 /// Checks the header at the start of `buf` as far as it has arrived:
 /// with 4 bytes the length against the limits, with 16 the opcode and the
 /// opcode's least length. Returns the header and opcode once 16 bytes are
@@ -112,6 +116,13 @@ pub(crate) fn check_header(
         return Ok(None);
     };
     let len = i64::from(length);
+    if len < MIN_MESSAGE_LEN as i64 {
+        return Err(MongoErrorKind::TooShort {
+            length: len,
+            min: MIN_MESSAGE_LEN,
+            op: None,
+        });
+    }
     if len > limits.max_message_size as i64 {
         return Err(MongoErrorKind::TooLarge {
             length: len,
@@ -129,7 +140,7 @@ pub(crate) fn check_header(
         return Err(MongoErrorKind::TooShort {
             length: len,
             min,
-            op,
+            op: Some(op),
         });
     }
     Ok(Some((header, op, len as usize)))
