@@ -1,6 +1,8 @@
 //! The MongoDB codec: limits, malformed messages, resumability at every
 //! byte, linear work, no allocation ahead of the bytes, compression bombs,
 //! the sniffer, summaries and pairing.
+// Test code: a panic is a failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
 use mesh_codecs::mongo::bson::{ArrayBuf, Binary, DocumentBuf, Value};
@@ -94,7 +96,9 @@ fn reply_summary_reads_status_cursor_and_errors() {
     let mut batch = ArrayBuf::new();
     for i in 0..5 {
         batch
-            .push(Value::Document(doc(&[("_id", Value::Int32(i))]).as_document()))
+            .push(Value::Document(
+                doc(&[("_id", Value::Int32(i))]).as_document(),
+            ))
             .unwrap();
     }
     let cursor = doc(&[
@@ -117,7 +121,9 @@ fn reply_summary_reads_status_cursor_and_errors() {
 
     let mut errors = ArrayBuf::new();
     errors
-        .push(Value::Document(doc(&[("code", Value::Int32(11000))]).as_document()))
+        .push(Value::Document(
+            doc(&[("code", Value::Int32(11000))]).as_document(),
+        ))
         .unwrap();
     let wce = doc(&[("code", Value::Int32(64))]);
     let body = doc(&[
@@ -128,7 +134,10 @@ fn reply_summary_reads_status_cursor_and_errors() {
     ]);
     let msg = op_msg(9, 7, MsgFlags::default(), &body);
     let r = msg.summary().unwrap().reply.unwrap();
-    assert_eq!((r.ok, r.n, r.write_errors, r.write_concern_error), (Some(true), Some(0), 1, true));
+    assert_eq!(
+        (r.ok, r.n, r.write_errors, r.write_concern_error),
+        (Some(true), Some(0), 1, true)
+    );
     assert!(r.is_error());
 
     let body = doc(&[
@@ -165,7 +174,13 @@ fn write_commands_count_sequence_and_array_documents() {
         ("deletes", Value::Array(arr.as_array())),
         ("$db", Value::String("d")),
     ]);
-    assert_eq!(op_msg(1, 0, MsgFlags::default(), &body).summary().unwrap().documents, 4);
+    assert_eq!(
+        op_msg(1, 0, MsgFlags::default(), &body)
+            .summary()
+            .unwrap()
+            .documents,
+        4
+    );
 
     let body = doc(&[
         ("getMore", Value::Int64(99)),
@@ -174,7 +189,10 @@ fn write_commands_count_sequence_and_array_documents() {
     ]);
     let msg = op_msg(1, 0, MsgFlags::default(), &body);
     let s = msg.summary().unwrap();
-    assert_eq!((s.command, s.collection, s.cursor_id), (Some("getMore"), Some("c"), Some(99)));
+    assert_eq!(
+        (s.command, s.collection, s.cursor_id),
+        (Some("getMore"), Some("c"), Some(99))
+    );
 
     // A command whose first value is not a collection name.
     let body = doc(&[("hello", Value::Int32(1)), ("$db", Value::String("admin"))]);
@@ -208,7 +226,10 @@ fn limits_message_size_is_checked_from_four_bytes() {
     let err = codec.decode(&mut buf).unwrap_err();
     assert!(matches!(
         err.kind(),
-        MongoErrorKind::TooLarge { length: 48_000_001, limit: 48_000_000 }
+        MongoErrorKind::TooLarge {
+            length: 48_000_001,
+            limit: 48_000_000
+        }
     ));
     assert_eq!(err.side(), Side::Downstream);
     assert!(!err.retry_safe());
@@ -225,7 +246,10 @@ fn limits_message_size_is_checked_from_four_bytes() {
     for bad in [-1i32, 0, 15, 20] {
         let mut buf = BytesMut::from(&bad.to_le_bytes()[..]);
         let err = MongoCodec::default().decode(&mut buf).unwrap_err();
-        assert!(matches!(err.kind(), MongoErrorKind::TooShort { op: None, .. }), "{bad}");
+        assert!(
+            matches!(err.kind(), MongoErrorKind::TooShort { op: None, .. }),
+            "{bad}"
+        );
     }
     // A length too short for its opcode, once the opcode is there.
     let bytes = raw(1, 0, 2013, &[0; 6]);
@@ -283,7 +307,12 @@ fn compressed(op: i32, declared: i32, id: u8, data: &[u8]) -> Vec<u8> {
 #[test]
 fn compression_round_trips_every_compressor() {
     let msg = op_msg(3, 0, MsgFlags::CHECKSUM_PRESENT, &find_body());
-    for c in [Compressor::Noop, Compressor::Snappy, Compressor::Zlib, Compressor::Zstd] {
+    for c in [
+        Compressor::Noop,
+        Compressor::Snappy,
+        Compressor::Zlib,
+        Compressor::Zstd,
+    ] {
         let z = msg.compress(c).unwrap();
         assert_eq!(z.compressor(), Some(c));
         assert_ne!(z.wire_bytes(), msg.wire_bytes());
@@ -302,7 +331,13 @@ fn decompression_bombs_are_errors() {
     let body = vec![0u8; 4_000_000];
     let mut inner = 0u32.to_le_bytes().to_vec(); // OP_MSG flags
     inner.push(0);
-    let d = doc(&[("pad", Value::Binary(Binary { subtype: 0, bytes: &body }))]);
+    let d = doc(&[(
+        "pad",
+        Value::Binary(Binary {
+            subtype: 0,
+            bytes: &body,
+        }),
+    )]);
     inner.extend_from_slice(d.as_bytes());
     let small = Limits::default().with_max_decompressed_size(1_000_000);
     for c in [Compressor::Snappy, Compressor::Zlib, Compressor::Zstd] {
@@ -334,7 +369,10 @@ fn decompression_bombs_are_errors() {
     lie.extend_from_slice(&[0; 8]);
     let bytes = compressed(2013, 40_000_000, 1, &lie);
     let err = decode_one(Limits::default(), &bytes).unwrap_err();
-    assert!(err.contains("DecompressedTooLarge") && err.contains("Snappy"), "{err}");
+    assert!(
+        err.contains("DecompressedTooLarge") && err.contains("Snappy"),
+        "{err}"
+    );
     // A zstd frame asking for a 1 GiB window is refused.
     let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0xA0, 0x09, 0x00, 0x00, b'x'];
     let bytes = compressed(2013, 10, 3, &frame);
@@ -369,17 +407,17 @@ fn op_msg_structure_errors() {
         raw(1, 0, 2013, &b)
     };
     let b0 = section(0, body.as_bytes());
-    decode_one(Limits::default(), &msg(0, &[b0.clone()])).unwrap();
+    decode_one(Limits::default(), &msg(0, std::slice::from_ref(&b0))).unwrap();
     // An unknown optional bit (16-31) is ignored; a required one is not.
-    decode_one(Limits::default(), &msg(1 << 20, &[b0.clone()])).unwrap();
-    let err = decode_one(Limits::default(), &msg(1 << 5, &[b0.clone()])).unwrap_err();
+    decode_one(Limits::default(), &msg(1 << 20, std::slice::from_ref(&b0))).unwrap();
+    let err = decode_one(Limits::default(), &msg(1 << 5, std::slice::from_ref(&b0))).unwrap_err();
     assert!(err.contains("UnknownRequiredFlags"), "{err}");
     let err = decode_one(Limits::default(), &msg(0, &[b0.clone(), b0.clone()])).unwrap_err();
     assert!(err.contains("BodySections { count: 2 }"), "{err}");
     let mut seq = 9i32.to_le_bytes().to_vec();
     seq.extend_from_slice(b"docs\0");
     let s1 = section(1, &seq);
-    let err = decode_one(Limits::default(), &msg(0, &[s1.clone()])).unwrap_err();
+    let err = decode_one(Limits::default(), &msg(0, std::slice::from_ref(&s1))).unwrap_err();
     assert!(err.contains("BodySections { count: 0 }"), "{err}");
     decode_one(Limits::default(), &msg(0, &[s1, b0.clone()])).unwrap();
     let err = decode_one(Limits::default(), &msg(0, &[section(2, body.as_bytes())])).unwrap_err();
@@ -394,9 +432,12 @@ fn op_msg_structure_errors() {
     seq.extend_from_slice(b"docs\0");
     seq.extend_from_slice(&body.as_bytes()[..3]);
     let err = decode_one(Limits::default(), &msg(0, &[b0.clone(), section(1, &seq)])).unwrap_err();
-    assert!(err.contains("Bson") && err.contains("document sequence"), "{err}");
+    assert!(
+        err.contains("Bson") && err.contains("document sequence"),
+        "{err}"
+    );
     // checksumPresent without a checksum that matches.
-    let mut m = msg(1, &[b0.clone()]);
+    let mut m = msg(1, std::slice::from_ref(&b0));
     m.extend_from_slice(&[1, 2, 3, 4]);
     let len = m.len() as i32;
     m[..4].copy_from_slice(&len.to_le_bytes());
@@ -507,7 +548,11 @@ fn split_at_every_byte_and_fed_byte_by_byte() {
     let limits = Limits::default();
     let first = msgs[0].wire_bytes();
     for n in 0..first.len() {
-        assert_eq!(parse(&first[..n], &limits).unwrap(), Status::Partial, "prefix {n}");
+        assert_eq!(
+            parse(&first[..n], &limits).unwrap(),
+            Status::Partial,
+            "prefix {n}"
+        );
     }
     let Status::Complete(p) = parse(&bytes, &limits).unwrap() else {
         panic!("complete")
@@ -523,7 +568,9 @@ fn messages_are_split_without_copying() {
     let base = buf.as_ptr() as usize;
     let msg = MongoCodec::default().decode(&mut buf).unwrap().unwrap();
     assert_eq!(msg.wire_bytes().as_ptr() as usize, base);
-    let Op::Msg(m) = msg.op().unwrap() else { panic!() };
+    let Op::Msg(m) = msg.op().unwrap() else {
+        panic!()
+    };
     let body = m.body().as_bytes().as_ptr() as usize;
     assert!(body > base && body < base + msg.wire_bytes().len());
 }
@@ -575,7 +622,11 @@ fn sniffer_recognises_clients_only() {
     let reply = op_msg(2, 1, MsgFlags::default(), &find_body());
     assert_eq!(sniffer.sniff(reply.wire_bytes()), Detection::NoMatch);
     // Text is turned away at four bytes.
-    for text in [&b"GET / HTTP/1.1\r\n"[..], b"*1\r\n$4\r\nPING\r\n", b"PRI * HTTP/2.0\r\n"] {
+    for text in [
+        &b"GET / HTTP/1.1\r\n"[..],
+        b"*1\r\n$4\r\nPING\r\n",
+        b"PRI * HTTP/2.0\r\n",
+    ] {
         assert_eq!(sniffer.sniff(&text[..4]), Detection::NoMatch, "{text:?}");
     }
     // A TLS ClientHello's record header reads as a sane length (33 MB),
@@ -611,5 +662,8 @@ fn good_messages_come_out_before_an_error() {
         assert_eq!(codec.decode(&mut buf).unwrap().as_ref(), Some(m));
     }
     let err = codec.decode(&mut buf).unwrap_err();
-    assert!(matches!(err.kind(), MongoErrorKind::TooShort { length: -1, .. }), "{err}");
+    assert!(
+        matches!(err.kind(), MongoErrorKind::TooShort { length: -1, .. }),
+        "{err}"
+    );
 }

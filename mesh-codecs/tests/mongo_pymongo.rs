@@ -12,6 +12,8 @@
 //! The compressed runs negotiate zlib, snappy and zstd in `hello`: pymongo
 //! compresses its requests, the fixture its replies, so both directions
 //! are real OP_COMPRESSED from Python's compressors.
+// Test code: a panic is a failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -93,10 +95,10 @@ async fn pump(
         }
     }
     if !buf.is_empty() {
-        log.lock()
-            .unwrap()
-            .errors
-            .push(format!("conn {conn}: {} bytes of a cut message at EOF", buf.len()));
+        log.lock().unwrap().errors.push(format!(
+            "conn {conn}: {} bytes of a cut message at EOF",
+            buf.len()
+        ));
     }
     let _ = to.shutdown().await;
 }
@@ -106,14 +108,31 @@ async fn relay(listener: TcpListener, upstream: SocketAddr, log: Arc<Mutex<Log>>
     while let Ok((client, _)) = listener.accept().await {
         conn += 1;
         let Ok(server) = TcpStream::connect(upstream).await else {
-            log.lock().unwrap().errors.push(format!("cannot reach mockupdb at {upstream}"));
+            log.lock()
+                .unwrap()
+                .errors
+                .push(format!("cannot reach mockupdb at {upstream}"));
             continue;
         };
         let (cr, cw) = client.into_split();
         let (sr, sw) = server.into_split();
         let limits = Limits::default();
-        tokio::spawn(pump(cr, sw, MongoCodec::new(limits), conn, true, log.clone()));
-        tokio::spawn(pump(sr, cw, MongoCodec::upstream(limits), conn, false, log.clone()));
+        tokio::spawn(pump(
+            cr,
+            sw,
+            MongoCodec::new(limits),
+            conn,
+            true,
+            log.clone(),
+        ));
+        tokio::spawn(pump(
+            sr,
+            cw,
+            MongoCodec::upstream(limits),
+            conn,
+            false,
+            log.clone(),
+        ));
     }
 }
 
@@ -191,7 +210,9 @@ fn opt_i64(v: &Json, key: &str) -> Option<i64> {
 }
 
 fn compressor_id(v: &Json) -> Option<u8> {
-    v.get("compressor").and_then(|x| x.as_u64()).map(|x| x as u8)
+    v.get("compressor")
+        .and_then(|x| x.as_u64())
+        .map(|x| x as u8)
 }
 
 fn msg_flags(msg: &Message) -> u32 {
@@ -248,24 +269,56 @@ fn check(outcome: &Outcome, compressor: Option<Compressor>) {
                 .get(&i64::from(s.request_id))
                 .unwrap_or_else(|| panic!("no fixture record for request {s:?}"));
             let ctx = format!("request {s:#?}\nrecord {want}");
-            assert_eq!(i64::from(msg.op_code().as_i32()), want["opcode"].as_i64().unwrap(), "{ctx}");
-            assert_eq!(i64::from(msg_flags(msg)), want["flags"].as_i64().unwrap(), "{ctx}");
-            assert_eq!(msg.compressor().map(|c| c.id()), compressor_id(want), "{ctx}");
-            assert_eq!(s.command.map(str::to_owned), opt_str(want, "command"), "{ctx}");
+            assert_eq!(
+                i64::from(msg.op_code().as_i32()),
+                want["opcode"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                i64::from(msg_flags(msg)),
+                want["flags"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                msg.compressor().map(|c| c.id()),
+                compressor_id(want),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.command.map(str::to_owned),
+                opt_str(want, "command"),
+                "{ctx}"
+            );
             assert_eq!(s.database.map(str::to_owned), opt_str(want, "db"), "{ctx}");
-            assert_eq!(s.collection.map(str::to_owned), opt_str(want, "collection"), "{ctx}");
-            assert_eq!(s.session_id.map(|b| hex(b.bytes)), opt_str(want, "lsid"), "{ctx}");
+            assert_eq!(
+                s.collection.map(str::to_owned),
+                opt_str(want, "collection"),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.session_id.map(|b| hex(b.bytes)),
+                opt_str(want, "lsid"),
+                "{ctx}"
+            );
             if let Some(b) = s.session_id {
                 assert_eq!(b.subtype, Binary::UUID, "{ctx}");
             }
             assert_eq!(s.txn_number, opt_i64(want, "txn_number"), "{ctx}");
-            assert_eq!(s.read_preference.map(str::to_owned), opt_str(want, "read_preference"), "{ctx}");
+            assert_eq!(
+                s.read_preference.map(str::to_owned),
+                opt_str(want, "read_preference"),
+                "{ctx}"
+            );
             assert_eq!(
                 s.comment.and_then(|c| c.as_str()).map(str::to_owned),
                 opt_str(want, "comment"),
                 "{ctx}"
             );
-            assert_eq!(s.documents as i64, want["documents"].as_i64().unwrap(), "{ctx}");
+            assert_eq!(
+                s.documents as i64,
+                want["documents"].as_i64().unwrap(),
+                "{ctx}"
+            );
             if s.command == Some("getMore") {
                 assert_eq!(s.cursor_id, opt_i64(want, "cursor_id"), "{ctx}");
             }
@@ -304,15 +357,39 @@ fn check(outcome: &Outcome, compressor: Option<Compressor>) {
                 .unwrap_or_else(|| panic!("no fixture record for reply {s:?}"));
             let ctx = format!("reply {s:#?}\nrecord {want}");
             let status = s.reply.expect("reply status");
-            assert_eq!(i64::from(msg.op_code().as_i32()), want["opcode"].as_i64().unwrap(), "{ctx}");
-            assert_eq!(i64::from(msg_flags(msg)), want["flags"].as_i64().unwrap(), "{ctx}");
-            assert_eq!(msg.compressor().map(|c| c.id()), compressor_id(want), "{ctx}");
+            assert_eq!(
+                i64::from(msg.op_code().as_i32()),
+                want["opcode"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                i64::from(msg_flags(msg)),
+                want["flags"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                msg.compressor().map(|c| c.id()),
+                compressor_id(want),
+                "{ctx}"
+            );
             assert_eq!(status.ok, want["ok"].as_bool(), "{ctx}");
-            assert_eq!(status.errmsg.map(str::to_owned), opt_str(want, "errmsg"), "{ctx}");
+            assert_eq!(
+                status.errmsg.map(str::to_owned),
+                opt_str(want, "errmsg"),
+                "{ctx}"
+            );
             assert_eq!(status.code.map(i64::from), opt_i64(want, "code"), "{ctx}");
             assert_eq!(status.n, opt_i64(want, "n"), "{ctx}");
-            assert_eq!(status.write_errors as i64, want["write_errors"].as_i64().unwrap(), "{ctx}");
-            assert_eq!(s.documents as i64, want["documents"].as_i64().unwrap(), "{ctx}");
+            assert_eq!(
+                status.write_errors as i64,
+                want["write_errors"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.documents as i64,
+                want["documents"].as_i64().unwrap(),
+                "{ctx}"
+            );
             if let Some(id) = opt_i64(want, "cursor_id") {
                 assert_eq!(s.cursor_id, Some(id), "{ctx}");
             }
@@ -334,7 +411,11 @@ fn check(outcome: &Outcome, compressor: Option<Compressor>) {
             }
         }
     }
-    assert_eq!(decoded_requests, requests.len(), "every request decoded once");
+    assert_eq!(
+        decoded_requests,
+        requests.len(),
+        "every request decoded once"
+    );
     assert_eq!(decoded_replies, replies.len(), "every reply decoded once");
     for cmd in [
         "insert",
@@ -351,7 +432,9 @@ fn check(outcome: &Outcome, compressor: Option<Compressor>) {
         assert!(commands.contains(cmd), "no {cmd} in {commands:?}");
     }
     assert!(
-        ["isMaster", "ismaster", "hello"].iter().any(|c| commands.contains(*c)),
+        ["isMaster", "ismaster", "hello"]
+            .iter()
+            .any(|c| commands.contains(*c)),
         "no handshake in {commands:?}"
     );
     for what in [
@@ -368,8 +451,14 @@ fn check(outcome: &Outcome, compressor: Option<Compressor>) {
     match compressor {
         // Everything but the handshake is compressed when negotiated.
         Some(c) => {
-            assert!(compressed_requests >= 12, "{compressed_requests} compressed requests");
-            assert!(compressed_replies >= 12, "{compressed_replies} compressed replies");
+            assert!(
+                compressed_requests >= 12,
+                "{compressed_requests} compressed requests"
+            );
+            assert!(
+                compressed_replies >= 12,
+                "{compressed_replies} compressed replies"
+            );
             for rec in &log.messages {
                 if let Some(used) = rec.msg.compressor() {
                     assert_eq!(used, c);
@@ -414,7 +503,10 @@ fn check_pairing(log: &Log) {
         assert_eq!(pairing.pending(), 0, "conn {conn}: unanswered requests");
         assert_eq!(pairing.evicted(), 0);
     }
-    assert_eq!(exhaust_replies, 1, "the exhaust stream's last reply pairs with its getMore");
+    assert_eq!(
+        exhaust_replies, 1,
+        "the exhaust stream's last reply pairs with its getMore"
+    );
 }
 
 /// Decodes each direction's bytes again, cut at pseudo-random points.

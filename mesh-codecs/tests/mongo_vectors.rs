@@ -3,6 +3,8 @@
 //! pymongo's `bson`, an OP_MSG checksum by an independent CRC-32C, zlib by
 //! Python's zlib, and a document with every BSON type. Each message is
 //! decoded whole and cut at every byte.
+// Test code: a panic is a failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 
@@ -17,7 +19,11 @@ fn vectors() -> Json {
     let python = require_python_module("bson");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mongo/wire_vectors.py");
     let out = Command::new(python).arg(script).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -37,7 +43,10 @@ fn decode_cut(raw: &[u8], cut: usize) -> Message {
     let mut codec = MongoCodec::new(Limits::default());
     let mut buf = BytesMut::from(&raw[..cut]);
     if cut < raw.len() {
-        assert!(codec.decode(&mut buf).unwrap().is_none(), "complete at {cut}");
+        assert!(
+            codec.decode(&mut buf).unwrap().is_none(),
+            "complete at {cut}"
+        );
         buf.extend_from_slice(&raw[cut..]);
     }
     let msg = codec.decode(&mut buf).unwrap().expect("a message");
@@ -77,7 +86,10 @@ fn check_message(name: &str, raw: &[u8], e: &Json) {
             assert_eq!(q.full_collection_name, s("namespace").unwrap());
             assert_eq!(i64::from(q.number_to_skip), i("skip"));
             assert_eq!(i64::from(q.number_to_return), i("to_return"));
-            assert_eq!(q.return_fields_selector.is_some(), e["has_selector"].as_bool().unwrap());
+            assert_eq!(
+                q.return_fields_selector.is_some(),
+                e["has_selector"].as_bool().unwrap()
+            );
         }
         Op::Reply(r) => {
             assert_eq!(i64::from(r.response_flags), i("flags"), "{ctx}");
@@ -92,7 +104,10 @@ fn check_message(name: &str, raw: &[u8], e: &Json) {
                 assert_eq!(status.ok, ok.as_bool(), "{ctx}");
             }
             assert_eq!(status.errmsg.map(str::to_owned), s("errmsg"), "{ctx}");
-            assert_eq!(status.code.map(i64::from), e.get("code").and_then(|c| c.as_i64()));
+            assert_eq!(
+                status.code.map(i64::from),
+                e.get("code").and_then(|c| c.as_i64())
+            );
         }
         Op::Insert(ins) => {
             assert_eq!(i64::from(ins.flags), i("flags"));
@@ -142,7 +157,10 @@ fn check_message(name: &str, raw: &[u8], e: &Json) {
             }
             assert_eq!(sum.session_id.map(|b| hex(b.bytes)), s("lsid"));
             assert_eq!(sum.txn_number, e.get("txn_number").and_then(|v| v.as_i64()));
-            assert_eq!(sum.comment.and_then(|c| c.as_str()).map(str::to_owned), s("comment"));
+            assert_eq!(
+                sum.comment.and_then(|c| c.as_str()).map(str::to_owned),
+                s("comment")
+            );
             if let Some(id) = e.get("cursor_id") {
                 assert_eq!(sum.cursor_id, id.as_i64());
             }
@@ -216,7 +234,11 @@ fn check_value(key: &str, v: Value<'_>, want: &Json) {
             );
         }
         Value::Binary(b) => {
-            assert_eq!(i64::from(b.subtype), want["subtype"].as_i64().unwrap(), "{ctx}");
+            assert_eq!(
+                i64::from(b.subtype),
+                want["subtype"].as_i64().unwrap(),
+                "{ctx}"
+            );
             assert_eq!(hex(b.bytes), want["hex"].as_str().unwrap(), "{ctx}");
         }
         Value::ObjectId(id) => assert_eq!(hex(&id.0), want.as_str().unwrap()),
@@ -262,7 +284,12 @@ fn python_bson_every_type() {
     let mut types = std::collections::BTreeSet::new();
     for (el, w) in elements.iter().zip(want) {
         assert_eq!(el.key(), w[0].as_str().unwrap());
-        assert_eq!(i64::from(el.element_type() as u8), w[1].as_i64().unwrap(), "{}", el.key());
+        assert_eq!(
+            i64::from(el.element_type() as u8),
+            w[1].as_i64().unwrap(),
+            "{}",
+            el.key()
+        );
         let value = el.value().unwrap();
         assert_eq!(value.element_type(), el.element_type());
         check_value(el.key(), value, &w[2]);

@@ -64,8 +64,7 @@ impl Compressor {
                 out.truncate(start + n);
             }
             Compressor::Zlib => {
-                let mut enc =
-                    flate2::read::ZlibEncoder::new(data, flate2::Compression::new(6));
+                let mut enc = flate2::read::ZlibEncoder::new(data, flate2::Compression::new(6));
                 enc.read_to_end(out)?;
             }
             Compressor::Zstd => {

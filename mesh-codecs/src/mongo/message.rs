@@ -51,8 +51,8 @@ impl<'a> OpCompressed<'a> {
     fn parse(msg: &'a [u8], limits: &'a Limits) -> Result<Self, MongoErrorKind> {
         let mut r = Reader::new(msg, HEADER_LEN, msg.len(), OpCode::Compressed, limits);
         let original = r.i32("originalOpcode")?;
-        let original_op_code =
-            OpCode::from_i32(original).ok_or(MongoErrorKind::UnknownOpCode { op_code: original })?;
+        let original_op_code = OpCode::from_i32(original)
+            .ok_or(MongoErrorKind::UnknownOpCode { op_code: original })?;
         if original_op_code == OpCode::Compressed {
             return Err(MongoErrorKind::UnexpectedOpCode {
                 op: OpCode::Compressed,

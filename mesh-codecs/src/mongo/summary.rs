@@ -240,7 +240,10 @@ impl<'a> Summary<'a> {
                     if r.response_flags & REPLY_QUERY_FAILURE != 0 {
                         status.ok = Some(false);
                         status.errmsg = doc.get("$err")?.and_then(|v| v.as_str());
-                        status.code = doc.get("code")?.and_then(|v| v.as_integer()).map(|c| c as i32);
+                        status.code = doc
+                            .get("code")?
+                            .and_then(|v| v.as_integer())
+                            .map(|c| c as i32);
                     } else if doc.get_element("ok")?.is_some() {
                         self.read_reply(doc)?;
                         // The legacy handshake reply has no cursor.

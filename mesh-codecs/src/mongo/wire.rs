@@ -14,7 +14,13 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader of `msg[pos..end]`.
-    pub(crate) fn new(msg: &'a [u8], pos: usize, end: usize, op: OpCode, limits: &'a Limits) -> Self {
+    pub(crate) fn new(
+        msg: &'a [u8],
+        pos: usize,
+        end: usize,
+        op: OpCode,
+        limits: &'a Limits,
+    ) -> Self {
         Reader {
             msg,
             pos,
@@ -108,7 +114,10 @@ impl<'a> Reader<'a> {
 
     /// Documents up to the end of the reader; returns their bytes and
     /// how many there are.
-    pub(crate) fn documents(&mut self, what: &'static str) -> Result<(&'a [u8], usize), MongoErrorKind> {
+    pub(crate) fn documents(
+        &mut self,
+        what: &'static str,
+    ) -> Result<(&'a [u8], usize), MongoErrorKind> {
         let start = self.pos;
         let mut n = 0;
         while self.remaining() > 0 {

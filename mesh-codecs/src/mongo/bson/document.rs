@@ -407,11 +407,12 @@ impl<'a> Element<'a> {
             });
         }
         let code = self.read_string(str_at, "code with scope string")?;
-        let scope = Document::new(&self.bytes[scope_at..end]).map_err(|_| BsonError::BadLength {
-            what: "code with scope scope",
-            offset: scope_at,
-            length: read_i32(self.bytes, scope_at).map_or(-1, i64::from),
-        })?;
+        let scope =
+            Document::new(&self.bytes[scope_at..end]).map_err(|_| BsonError::BadLength {
+                what: "code with scope scope",
+                offset: scope_at,
+                length: read_i32(self.bytes, scope_at).map_or(-1, i64::from),
+            })?;
         Ok(CodeWithScope { code, scope })
     }
 }

@@ -12,7 +12,9 @@ use super::ElementType;
 pub enum BsonError {
     /// Fewer bytes than the smallest document (5) or than the length
     /// prefix says.
-    #[error("BSON document truncated: {what} needs {needed} bytes at offset {offset}, {available} available")]
+    #[error(
+        "BSON document truncated: {what} needs {needed} bytes at offset {offset}, {available} available"
+    )]
     Truncated {
         /// The part that did not fit.
         what: &'static str,

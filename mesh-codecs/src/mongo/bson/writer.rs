@@ -141,7 +141,8 @@ impl ArrayBuf {
     /// Appends a value.
     pub fn push(&mut self, value: Value<'_>) -> Result<&mut Self, BsonError> {
         let mut key = itoa_buf::new();
-        self.doc.append(itoa_buf::format(&mut key, self.len), value)?;
+        self.doc
+            .append(itoa_buf::format(&mut key, self.len), value)?;
         self.len += 1;
         Ok(self)
     }
