@@ -302,22 +302,22 @@ impl<'a> Summary<'a> {
         let payload = payload_field(command);
         for el in body.iter().skip(usize::from(self.command.is_some())) {
             let el = el?;
-            match el.key() {
-                "$db" => self.database = el.value()?.as_str(),
-                "lsid" => {
+            match el.key_bytes() {
+                b"$db" => self.database = el.value()?.as_str(),
+                b"lsid" => {
                     if let Some(lsid) = el.value()?.as_document() {
                         self.session_id = lsid.get("id")?.and_then(|v| v.as_binary());
                     }
                 }
-                "txnNumber" => self.txn_number = el.value()?.as_integer(),
-                "$readPreference" => {
+                b"txnNumber" => self.txn_number = el.value()?.as_integer(),
+                b"$readPreference" => {
                     if let Some(rp) = el.value()?.as_document() {
                         self.read_preference = rp.get("mode")?.and_then(|v| v.as_str());
                     }
                 }
-                "comment" => self.comment = Some(el.value()?),
-                "collection" if command == "getMore" => self.collection = el.value()?.as_str(),
-                key if Some(key) == payload => {
+                b"comment" => self.comment = Some(el.value()?),
+                b"collection" if command == "getMore" => self.collection = el.value()?.as_str(),
+                key if payload.map(str::as_bytes) == Some(key) => {
                     if let Some(a) = el.value()?.as_array() {
                         self.documents += a.count()?;
                     }
@@ -333,19 +333,19 @@ impl<'a> Summary<'a> {
         let mut r = ReplyStatus::default();
         for el in body.iter() {
             let el = el?;
-            match el.key() {
-                "ok" => r.ok = el.value()?.is_truthy(),
-                "errmsg" | "$err" => r.errmsg = el.value()?.as_str(),
-                "code" => r.code = el.value()?.as_integer().map(|c| c as i32),
-                "codeName" => r.code_name = el.value()?.as_str(),
-                "n" => r.n = el.value()?.as_integer(),
-                "writeErrors" => {
+            match el.key_bytes() {
+                b"ok" => r.ok = el.value()?.is_truthy(),
+                b"errmsg" | b"$err" => r.errmsg = el.value()?.as_str(),
+                b"code" => r.code = el.value()?.as_integer().map(|c| c as i32),
+                b"codeName" => r.code_name = el.value()?.as_str(),
+                b"n" => r.n = el.value()?.as_integer(),
+                b"writeErrors" => {
                     if let Some(a) = el.value()?.as_array() {
                         r.write_errors = a.count()?;
                     }
                 }
-                "writeConcernError" => r.write_concern_error = true,
-                "cursor" => {
+                b"writeConcernError" => r.write_concern_error = true,
+                b"cursor" => {
                     if let Some(cursor) = el.value()?.as_document() {
                         self.read_cursor(cursor)?;
                     }
@@ -360,14 +360,14 @@ impl<'a> Summary<'a> {
     fn read_cursor(&mut self, cursor: Document<'a>) -> Result<(), BsonError> {
         for el in cursor.iter() {
             let el = el?;
-            match el.key() {
-                "id" => self.cursor_id = el.value()?.as_integer(),
-                "ns" => {
+            match el.key_bytes() {
+                b"id" => self.cursor_id = el.value()?.as_integer(),
+                b"ns" => {
                     if let Some(ns) = el.value()?.as_str() {
                         self.namespace(ns);
                     }
                 }
-                "firstBatch" | "nextBatch" => {
+                b"firstBatch" | b"nextBatch" => {
                     if let Some(a) = el.value()?.as_array() {
                         self.documents += a.count()?;
                     }

@@ -114,10 +114,10 @@ impl<'a> Document<'a> {
         let last = self.bytes.len() - 1;
         let mut pos = 4;
         while let Some(el) = read_element(self.bytes, pos, last)? {
-            if el.key == key {
+            if el.key_bytes() == key.as_bytes() {
                 return Ok(Some(el));
             }
-            pos = el.end;
+            pos = el.end();
         }
         Ok(None)
     }
@@ -157,11 +157,13 @@ impl<'a> Document<'a> {
                 continue;
             };
             let nested_start = match el.kind {
-                ElementType::Document | ElementType::Array => el.start,
-                ElementType::JavaScriptWithScope => el.end - el.read_code_w_s()?.scope.bytes.len(),
+                ElementType::Document | ElementType::Array => el.start(),
+                ElementType::JavaScriptWithScope => {
+                    el.end() - el.read_code_w_s()?.scope.bytes.len()
+                }
                 _ => {
                     el.value()?;
-                    pos = el.end;
+                    pos = el.end();
                     continue;
                 }
             };
@@ -173,7 +175,7 @@ impl<'a> Document<'a> {
             }
             // Nested documents end where their element ends, at most at
             // the message size, which fits u32 (checked by last_index).
-            ends[depth] = (el.end - 1) as u32;
+            ends[depth] = (el.end() - 1) as u32;
             depth += 1;
             pos = nested_start + 4;
         }
@@ -203,7 +205,7 @@ macro_rules! typed_getters {
                         other => Err(BsonError::UnexpectedType {
                             expected: ElementType::$variant,
                             found: other.element_type(),
-                            offset: el.offset,
+                            offset: el.offset(),
                         }),
                     }
                 }
@@ -255,8 +257,8 @@ impl fmt::Debug for Document<'_> {
         for el in self.iter() {
             match el {
                 Ok(el) => match el.value() {
-                    Ok(v) => map.entry(&el.key, &v),
-                    Err(e) => map.entry(&el.key, &e),
+                    Ok(v) => map.entry(&el.key(), &v),
+                    Err(e) => map.entry(&el.key(), &e),
                 },
                 Err(e) => map.entry(&"<malformed>", &e),
             };
@@ -278,18 +280,42 @@ impl<'a> IntoIterator for Document<'a> {
 /// The value is converted (and checked) only by [`value`](Self::value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Element<'a> {
+    /// The document (the top-level one, during validation).
     bytes: &'a [u8],
-    key: &'a str,
+    /// Where the type byte is; the key follows it. Positions are u32
+    /// (documents are at most i32::MAX long) to keep the element small
+    /// enough to travel in registers.
+    offset: u32,
+    /// The key's length; checked to be UTF-8 when the element was read.
+    key_len: u32,
+    /// Where the value ends.
+    end: u32,
     kind: ElementType,
-    offset: usize,
-    start: usize,
-    end: usize,
 }
 
 impl<'a> Element<'a> {
     /// The key.
-    pub const fn key(&self) -> &'a str {
-        self.key
+    pub fn key(&self) -> &'a str {
+        // Checked when the element was read; converting again is the only
+        // way to a `&str` without unsafe code, so it is done only here.
+        std::str::from_utf8(self.key_bytes()).unwrap_or_default()
+    }
+
+    /// The key's bytes (UTF-8, checked when the element was read):
+    /// comparing them costs no conversion.
+    pub fn key_bytes(&self) -> &'a [u8] {
+        let at = self.offset as usize + 1;
+        &self.bytes[at..at + self.key_len as usize]
+    }
+
+    /// Where the value starts.
+    const fn start(&self) -> usize {
+        self.offset as usize + 2 + self.key_len as usize
+    }
+
+    /// Where the value ends (where the next element starts).
+    const fn end(&self) -> usize {
+        self.end as usize
     }
 
     /// The type of the value.
@@ -299,18 +325,18 @@ impl<'a> Element<'a> {
 
     /// Where the element (its type byte) starts within the document.
     pub const fn offset(&self) -> usize {
-        self.offset
+        self.offset as usize
     }
 
     /// The value's bytes as they are on the wire.
     pub fn raw_value(&self) -> &'a [u8] {
-        &self.bytes[self.start..self.end]
+        &self.bytes[self.start()..self.end()]
     }
 
     /// The value, checked as its type requires.
     pub fn value(&self) -> Result<Value<'a>, BsonError> {
         let b = self.bytes;
-        let s = self.start;
+        let s = self.start();
         Ok(match self.kind {
             ElementType::Double => Value::Double(f64::from_le_bytes(fixed(b, s))),
             ElementType::String => Value::String(self.read_string(s, "string")?),
@@ -329,13 +355,13 @@ impl<'a> Element<'a> {
             ElementType::DateTime => Value::DateTime(i64::from_le_bytes(fixed(b, s))),
             ElementType::Null => Value::Null,
             ElementType::Regex => {
-                let (pattern, p_len) = read_cstr(b, s, self.end, "regex pattern")?;
-                let (options, _) = read_cstr(b, s + p_len + 1, self.end, "regex options")?;
+                let (pattern, p_len) = read_cstr(b, s, self.end(), "regex pattern")?;
+                let (options, _) = read_cstr(b, s + p_len + 1, self.end(), "regex options")?;
                 Value::Regex(Regex { pattern, options })
             }
             ElementType::DbPointer => Value::DbPointer(DbPointer {
                 namespace: self.read_string(s, "DBPointer namespace")?,
-                id: ObjectId(fixed(b, self.end - 12)),
+                id: ObjectId(fixed(b, self.end() - 12)),
             }),
             ElementType::JavaScript => Value::JavaScript(self.read_string(s, "JavaScript code")?),
             ElementType::Symbol => Value::Symbol(self.read_string(s, "symbol")?),
@@ -361,8 +387,8 @@ impl<'a> Element<'a> {
     }
 
     fn read_binary(&self) -> Result<Binary<'a>, BsonError> {
-        let subtype = self.bytes[self.start + 4];
-        let data = &self.bytes[self.start + 5..self.end];
+        let subtype = self.bytes[self.start() + 4];
+        let data = &self.bytes[self.start() + 5..self.end()];
         if subtype != Binary::OLD {
             return Ok(Binary {
                 subtype,
@@ -378,7 +404,7 @@ impl<'a> Element<'a> {
             }),
             _ => Err(BsonError::BadLength {
                 what: "old binary inner length",
-                offset: self.start + 5,
+                offset: self.start() + 5,
                 length: inner.unwrap_or(-1),
             }),
         }
@@ -387,9 +413,9 @@ impl<'a> Element<'a> {
     fn read_code_w_s(&self) -> Result<CodeWithScope<'a>, BsonError> {
         // Total length (checked by the element reader), then a string, then
         // a document that must end exactly where the total says.
-        let s = self.start;
+        let s = self.start();
         let str_at = s + 4;
-        let end = self.end;
+        let end = self.end();
         let str_len = read_i32(self.bytes, str_at).map_or(-1, i64::from);
         let room = (end - str_at - 4) as i64 - MIN_DOCUMENT_LEN as i64;
         if str_len < 1 || str_len > room {
@@ -434,7 +460,7 @@ impl<'a> Iterator for Iter<'a> {
         }
         match read_element(self.bytes, self.pos, self.bytes.len() - 1) {
             Ok(Some(el)) => {
-                self.pos = el.end;
+                self.pos = el.end();
                 Some(Ok(el))
             }
             Ok(None) => {
@@ -487,14 +513,60 @@ fn read_cstr<'a>(
     Ok((s, len))
 }
 
-/// The index of the first NUL byte. Keys are short, so a plain loop beats
-/// a vectorised search that first has to set itself up.
+/// A key: a NUL-terminated string starting at `at`, ending before
+/// `limit`, checked to be UTF-8. ASCII keys (nearly all) are proved UTF-8
+/// by `is_ascii`, which is inlined and word-at-a-time; others go through
+/// the full check.
+#[inline]
+fn read_key(b: &[u8], at: usize, limit: usize) -> Result<&[u8], BsonError> {
+    let region = b.get(at..limit).unwrap_or(&[]);
+    let Some(len) = find_nul(region) else {
+        return Err(bad_key(at, false));
+    };
+    let key = &region[..len];
+    if !key.is_ascii() && std::str::from_utf8(key).is_err() {
+        return Err(bad_key(at, true));
+    }
+    Ok(key)
+}
+
+#[cold]
+fn bad_key(offset: usize, terminated: bool) -> BsonError {
+    if terminated {
+        BsonError::InvalidUtf8 {
+            what: "key",
+            offset,
+        }
+    } else {
+        BsonError::UnterminatedCString {
+            what: "key",
+            offset,
+        }
+    }
+}
+
+/// The index of the first NUL byte. Keys are short, so the first 32 bytes
+/// are searched a word at a time in place (the zero-byte test of Hacker's
+/// Delight, whose lowest flagged byte is exact), which beats setting up a
+/// vectorised search; beyond them `memchr` takes over.
 #[inline]
 fn find_nul(b: &[u8]) -> Option<usize> {
-    if b.len() > 32 {
-        return memchr::memchr(0, b);
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const INLINE: usize = 32;
+    let mut i = 0;
+    while i < INLINE {
+        let Some(Ok(word)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) else {
+            return b[i..].iter().position(|&c| c == 0).map(|p| p + i);
+        };
+        let w = u64::from_le_bytes(word);
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
     }
-    b.iter().position(|&c| c == 0)
+    memchr::memchr(0, &b[i..]).map(|p| p + i)
 }
 
 /// The element starting at `pos` in a document whose terminator is at
@@ -511,15 +583,9 @@ pub(crate) fn read_element(
     }
     let tag = bytes[pos];
     let Some(kind) = ElementType::from_u8(tag) else {
-        if tag == 0 {
-            return Err(BsonError::MissingTerminator {
-                what: "document (elements end early)",
-                offset: pos,
-            });
-        }
-        return Err(BsonError::UnknownType { tag, offset: pos });
+        return Err(bad_tag(tag, pos));
     };
-    let (key, key_len) = read_cstr(bytes, pos + 1, last, "key")?;
+    let key_len = read_key(bytes, pos + 1, last)?.len();
     let start = pos + 2 + key_len;
     let room = last - start;
     let size = match kind.fixed_size() {
@@ -527,21 +593,39 @@ pub(crate) fn read_element(
         None => value_size(bytes, kind, start, last)?,
     };
     if size > room {
-        return Err(BsonError::Truncated {
-            what: "value",
-            offset: start,
-            needed: size,
-            available: room,
-        });
+        return Err(truncated("value", start, size, room));
     }
+    // Positions fit u32: documents are at most i32::MAX bytes long, and
+    // validation's top-level document is one too.
     Ok(Some(Element {
         bytes,
-        key,
+        offset: pos as u32,
+        key_len: key_len as u32,
+        end: (start + size) as u32,
         kind,
-        offset: pos,
-        start,
-        end: start + size,
     }))
+}
+
+#[cold]
+fn bad_tag(tag: u8, offset: usize) -> BsonError {
+    if tag == 0 {
+        BsonError::MissingTerminator {
+            what: "document (elements end early)",
+            offset,
+        }
+    } else {
+        BsonError::UnknownType { tag, offset }
+    }
+}
+
+#[cold]
+fn truncated(what: &'static str, offset: usize, needed: usize, available: usize) -> BsonError {
+    BsonError::Truncated {
+        what,
+        offset,
+        needed,
+        available,
+    }
 }
 
 /// The size of a variable-length value at `start`; the caller checks it
@@ -642,4 +726,25 @@ fn string_size(bytes: &[u8], len: i32, start: usize, room: usize) -> Result<usiz
         });
     }
     Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_nul;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time search finds what a byte loop finds, at any
+        /// position and alignment, including 0x80 and 0x01 bytes that
+        /// trip naive zero-byte tests.
+        #[test]
+        fn find_nul_matches_a_byte_loop(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(1u8), Just(0x80u8), Just(0xffu8), any::<u8>()],
+                0..80,
+            ),
+        ) {
+            prop_assert_eq!(find_nul(&bytes), bytes.iter().position(|&b| b == 0));
+        }
+    }
 }
