@@ -9,7 +9,7 @@
 //! - `deep`: the same request with its filter nested 150 levels deep
 //!   (mongod allows 200).
 //! - `large`: a `find` reply whose `cursor.firstBatch` holds 1,000
-//!   documents (about 150 KB).
+//!   documents (about 180 KB; `flat` is about 0.8 KB, `deep` 4.7 KB).
 //!
 //! Timed, for every contender: parse the header (length, ids, opcode) and
 //! the OP_MSG flag bits and sections, then read the summary fields. For a
