@@ -53,7 +53,17 @@ mod tests {
         let mut body = vec![3, 3];
         body.extend_from_slice(&[0; 32]);
         body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
-        let mut out = vec![22, 3, 1, 0, (body.len() + 4) as u8, 1, 0, 0, body.len() as u8];
+        let mut out = vec![
+            22,
+            3,
+            1,
+            0,
+            (body.len() + 4) as u8,
+            1,
+            0,
+            0,
+            body.len() as u8,
+        ];
         out.extend_from_slice(&body);
         out
     }

@@ -309,10 +309,9 @@ fn check_path(path: &str, offset: usize) -> Result<(), SpiffeIdReason> {
             "." | ".." => return Err(SpiffeIdReason::DotSegment),
             _ => {}
         }
-        if let Some(i) = segment
-            .bytes()
-            .position(|b| !matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_'))
-        {
+        if let Some(i) = segment.bytes().position(
+            |b| !matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_'),
+        ) {
             return Err(SpiffeIdReason::PathChar {
                 byte: segment.as_bytes()[i],
                 at: at + i,
@@ -366,10 +365,7 @@ mod tests {
                 "spiffe://cluster.local:8080/a",
                 TrustDomainChar { byte: b':', at: 22 },
             ),
-            (
-                "spiffe://user@td/a",
-                TrustDomainChar { byte: b'@', at: 13 },
-            ),
+            ("spiffe://user@td/a", TrustDomainChar { byte: b'@', at: 13 }),
             ("spiffe://td/", EmptySegment),
             ("spiffe://td/a//b", EmptySegment),
             ("spiffe://td/a/", EmptySegment),
@@ -408,8 +404,14 @@ mod tests {
         assert!(!id.is_in(&TrustDomain::new("other.local").unwrap()));
         let not_istio = SpiffeId::new("spiffe://td/ns/a/sa/b/extra").unwrap();
         assert_eq!(not_istio.istio_namespace(), None);
-        assert_eq!(SpiffeId::new("spiffe://td").unwrap().istio_namespace(), None);
-        assert!(td.istio_id("a/b", "c").is_ok(), "a slash makes more segments");
+        assert_eq!(
+            SpiffeId::new("spiffe://td").unwrap().istio_namespace(),
+            None
+        );
+        assert!(
+            td.istio_id("a/b", "c").is_ok(),
+            "a slash makes more segments"
+        );
         assert!(td.istio_id("", "c").is_err());
     }
 

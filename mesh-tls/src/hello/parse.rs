@@ -158,10 +158,12 @@ fn parse_extensions(body: &[u8], f: &mut Fields) -> Result<(), HelloError> {
             EXT_SERVER_NAME => f.server_name = host_name(bytes)?.map(|s| s.offset(span.start())),
             EXT_ALPN => f.alpn = Some(list16(bytes, 1, "alpn")?.offset(span.start())),
             EXT_SUPPORTED_VERSIONS => {
-                f.supported_versions = Some(list8(bytes, 2, "supported_versions")?.offset(span.start()))
+                f.supported_versions =
+                    Some(list8(bytes, 2, "supported_versions")?.offset(span.start()))
             }
             EXT_SUPPORTED_GROUPS => {
-                f.supported_groups = Some(u16_list16(bytes, "supported_groups")?.offset(span.start()))
+                f.supported_groups =
+                    Some(u16_list16(bytes, "supported_groups")?.offset(span.start()))
             }
             EXT_EC_POINT_FORMATS => {
                 f.ec_point_formats = Some(list8(bytes, 1, "ec_point_formats")?.offset(span.start()))
@@ -190,7 +192,10 @@ fn host_name(data: &[u8]) -> Result<Option<Span>, HelloError> {
         if name_type == NAME_TYPE_HOST_NAME {
             let bytes = name.of(data);
             // RFC 6066: a DNS host name in ASCII; one name per type.
-            if found.is_some() || bytes.is_empty() || !bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
+            if found.is_some()
+                || bytes.is_empty()
+                || !bytes.iter().all(|b| (0x21..0x7f).contains(b))
+            {
                 return Err(HelloError::Malformed { field: FIELD });
             }
             found = Some(name);
@@ -238,7 +243,9 @@ fn u16_list16(data: &[u8], field: &'static str) -> Result<Span, HelloError> {
 
 impl ClientHello<'_> {
     /// Builds the view over a complete body.
-    pub(crate) fn from_body(body: std::borrow::Cow<'_, [u8]>) -> Result<ClientHello<'_>, HelloError> {
+    pub(crate) fn from_body(
+        body: std::borrow::Cow<'_, [u8]>,
+    ) -> Result<ClientHello<'_>, HelloError> {
         let fields = parse_body(&body)?;
         Ok(ClientHello { body, fields })
     }

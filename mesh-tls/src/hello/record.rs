@@ -28,7 +28,10 @@ pub(crate) enum Assembled<'a> {
     Partial,
     /// The body (after the handshake header) and the input length up to
     /// the end of the ClientHello's last byte.
-    Complete { body: Cow<'a, [u8]>, consumed: usize },
+    Complete {
+        body: Cow<'a, [u8]>,
+        consumed: usize,
+    },
 }
 
 /// Checks the bytes of a record header that have arrived (all of it, or a
@@ -85,7 +88,10 @@ pub(crate) fn assemble<'a>(input: &'a [u8], limits: &Limits) -> Result<Assembled
         let available = len.min(rest.len() - RECORD_HEADER_LEN);
         let fragment = &rest[RECORD_HEADER_LEN..RECORD_HEADER_LEN + available];
         let before = seen;
-        for &b in fragment.iter().take(HANDSHAKE_HEADER_LEN.saturating_sub(seen)) {
+        for &b in fragment
+            .iter()
+            .take(HANDSHAKE_HEADER_LEN.saturating_sub(seen))
+        {
             header[seen] = b;
             seen += 1;
             if seen == 1 && b != HANDSHAKE_CLIENT_HELLO {
@@ -94,9 +100,8 @@ pub(crate) fn assemble<'a>(input: &'a [u8], limits: &Limits) -> Result<Assembled
         }
         seen = before + fragment.len();
         if total.is_none() && seen >= HANDSHAKE_HEADER_LEN {
-            let body_len = usize::from(header[1]) << 16
-                | usize::from(header[2]) << 8
-                | usize::from(header[3]);
+            let body_len =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             if body_len > limits.max_hello_len {
                 return Err(HelloError::TooLong {
                     len: body_len,

@@ -174,7 +174,10 @@ fn rustls_hello(sni: &str, alpn: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn parses_a_rustls_client_hello() {
-    let input = rustls_hello("outbound_.9080_._.reviews.default.svc.cluster.local", &[b"istio-h2", b"istio"]);
+    let input = rustls_hello(
+        "outbound_.9080_._.reviews.default.svc.cluster.local",
+        &[b"istio-h2", b"istio"],
+    );
     let (h, consumed) = complete(&input);
     assert_eq!(consumed, input.len());
     assert!(h.is_borrowed());
@@ -300,18 +303,33 @@ fn errors_from_the_first_wrong_byte() {
     let limits = Limits::default();
     let err = |input: &[u8]| parse(input, &limits).unwrap_err();
     assert_eq!(err(b"G"), HelloError::NotHandshake { content_type: b'G' });
-    assert_eq!(err(b"GET / HTTP/1.1\r\n"), HelloError::NotHandshake { content_type: b'G' });
+    assert_eq!(
+        err(b"GET / HTTP/1.1\r\n"),
+        HelloError::NotHandshake { content_type: b'G' }
+    );
     assert_eq!(err(&[22, 2]), HelloError::RecordVersion { version: 0x0200 });
-    assert_eq!(err(&[22, 3, 9]), HelloError::RecordVersion { version: 0x0309 });
+    assert_eq!(
+        err(&[22, 3, 9]),
+        HelloError::RecordVersion { version: 0x0309 }
+    );
     assert_eq!(err(&[22, 3, 1, 0, 0]), HelloError::EmptyRecord { at: 0 });
     assert_eq!(
         err(&[22, 3, 1, 0x40, 1]),
-        HelloError::RecordTooLong { len: 0x4001, max: 0x4000 }
+        HelloError::RecordTooLong {
+            len: 0x4001,
+            max: 0x4000
+        }
     );
-    assert_eq!(err(&[22, 3, 1, 0, 4, 2]), HelloError::NotClientHello { msg_type: 2 });
+    assert_eq!(
+        err(&[22, 3, 1, 0, 4, 2]),
+        HelloError::NotClientHello { msg_type: 2 }
+    );
     assert_eq!(
         err(&[22, 3, 1, 0, 4, 1, 0, 0x40, 1]),
-        HelloError::TooLong { len: 0x4001, limit: 0x4000 }
+        HelloError::TooLong {
+            len: 0x4001,
+            limit: 0x4000
+        }
     );
     // A record of another type in the middle of a split hello.
     let msg = message(&encode_body(&Spec::default()));
@@ -322,7 +340,10 @@ fn errors_from_the_first_wrong_byte() {
     let input = records(&msg, &[1]);
     assert_eq!(err(&input), HelloError::TooManyRecords { limit: 64 });
     // An SSLv2-compatible hello is not accepted.
-    assert_eq!(err(&[0x80, 0x2e, 1, 3, 1]), HelloError::NotHandshake { content_type: 0x80 });
+    assert_eq!(
+        err(&[0x80, 0x2e, 1, 3, 1]),
+        HelloError::NotHandshake { content_type: 0x80 }
+    );
 }
 
 #[test]
@@ -457,23 +478,28 @@ fn spec_strategy() -> impl Strategy<Value = Spec> {
         proptest::collection::vec(any::<u16>(), 0..5),
         proptest::collection::vec(any::<u16>(), 0..6),
         proptest::collection::vec(any::<u8>(), 0..3),
-        proptest::collection::vec((50u16..60, proptest::collection::vec(any::<u8>(), 0..40)), 0..4),
+        proptest::collection::vec(
+            (50u16..60, proptest::collection::vec(any::<u8>(), 0..40)),
+            0..4,
+        ),
     )
-        .prop_map(|(session_id, ciphers, sni, alpn, versions, groups, formats, extra)| Spec {
-            version: 0x0303,
-            session_id,
-            ciphers,
-            sni,
-            alpn,
-            versions,
-            groups,
-            formats,
-            extra: {
-                // Distinct extension types.
-                let mut seen = std::collections::HashSet::new();
-                extra.into_iter().filter(|(t, _)| seen.insert(*t)).collect()
+        .prop_map(
+            |(session_id, ciphers, sni, alpn, versions, groups, formats, extra)| Spec {
+                version: 0x0303,
+                session_id,
+                ciphers,
+                sni,
+                alpn,
+                versions,
+                groups,
+                formats,
+                extra: {
+                    // Distinct extension types.
+                    let mut seen = std::collections::HashSet::new();
+                    extra.into_iter().filter(|(t, _)| seen.insert(*t)).collect()
+                },
             },
-        })
+        )
 }
 
 proptest! {
