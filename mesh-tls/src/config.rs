@@ -117,13 +117,22 @@ pub fn client_config(
     versions: TlsVersions,
     peers: PeerPolicy,
 ) -> Result<Arc<ClientConfig>, ConfigError> {
+    build_client_config(store, versions, peers).map(Arc::new)
+}
+
+pub(crate) fn build_client_config(
+    store: &Arc<CertStore>,
+    versions: TlsVersions,
+    peers: PeerPolicy,
+) -> Result<ClientConfig, ConfigError> {
     let verifier = SpiffeServerVerifier::new(store.clone(), peers);
-    let config = ClientConfig::builder_with_provider(store.provider().clone())
-        .with_protocol_versions(versions.versions())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_client_cert_resolver(Arc::new(StoreResolver(store.clone())));
-    Ok(Arc::new(config))
+    Ok(
+        ClientConfig::builder_with_provider(store.provider().clone())
+            .with_protocol_versions(versions.versions())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_client_cert_resolver(Arc::new(StoreResolver(store.clone()))),
+    )
 }
 
 /// Presents the store's current certificate, on both sides.

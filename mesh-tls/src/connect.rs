@@ -10,7 +10,7 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::config::{ConfigError, TlsVersions, client_config};
+use crate::config::{ConfigError, TlsVersions, build_client_config};
 use crate::handshake::HandshakeError;
 use crate::istio;
 use crate::spiffe::{SpiffeId, SpiffeIdError, TrustDomain};
@@ -28,6 +28,10 @@ pub struct ClientOptions {
     pub trust_domains: Vec<TrustDomain>,
     /// Give up on a handshake after this long. Default 10 s.
     pub handshake_timeout: Duration,
+    /// Resume TLS sessions with servers seen before (fewer round trips
+    /// and no signature; the server's identity is the one verified when the
+    /// session was made). Default on.
+    pub session_resumption: bool,
     /// How many client configurations (one per distinct allow-list of
     /// peer identities) to keep. Default 1024; when full, the cache starts
     /// over.
@@ -40,6 +44,7 @@ impl Default for ClientOptions {
             versions: TlsVersions::default(),
             trust_domains: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            session_resumption: true,
             max_cached_configs: 1024,
         }
     }
@@ -121,7 +126,11 @@ impl<C> MtlsConnector<C> {
             .collect::<Result<Vec<_>, _>>()?;
         let policy =
             PeerPolicy::allow(allowed).with_trust_domains(self.options.trust_domains.clone());
-        let config = client_config(&self.store, self.options.versions, policy)?;
+        let mut config = build_client_config(&self.store, self.options.versions, policy)?;
+        if !self.options.session_resumption {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        let config = Arc::new(config);
         if cache.len() >= self.options.max_cached_configs {
             cache.clear();
         }

@@ -157,8 +157,15 @@ impl DevCa {
     /// A new self-signed root CA for `trust_domain`, valid from a minute
     /// ago for ten years.
     pub fn new(trust_domain: &TrustDomain) -> Result<DevCa, DevCaError> {
+        DevCa::named(trust_domain, "root")
+    }
+
+    /// A new self-signed root CA whose common name ends in `name` (two
+    /// roots of one trust domain made by [`DevCa::new`] share a name, as
+    /// the self-signed roots of two Istio installs do).
+    pub fn named(trust_domain: &TrustDomain, name: &str) -> Result<DevCa, DevCaError> {
         let key = KeyPair::generate()?;
-        let params = ca_params(trust_domain, "root")?;
+        let params = ca_params(trust_domain, name)?;
         let cert = params.self_signed(&key)?;
         let pem = cert.pem();
         Ok(DevCa {

@@ -127,7 +127,10 @@ impl PeerPolicy {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum VerifyErrorKind {
-    /// The chain does not lead to a CA of the trust bundle.
+    /// The chain does not lead to a CA of the trust bundle: no bundle CA
+    /// has the issuer's name, or one has it but did not sign (two meshes
+    /// whose self-signed roots share a name, as Istio's `O=cluster.local`
+    /// roots do, or an altered certificate).
     UntrustedIssuer,
     /// The certificate (or one of its chain) has expired.
     Expired {
@@ -259,7 +262,9 @@ impl VerifyError {
                 CertificateError::Other(OtherError(inner)) => {
                     return inner.downcast_ref::<VerifyError>().cloned();
                 }
-                CertificateError::UnknownIssuer => VerifyErrorKind::UntrustedIssuer,
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                    VerifyErrorKind::UntrustedIssuer
+                }
                 CertificateError::Expired => VerifyErrorKind::Expired {
                     not_after: None,
                     now: None,
