@@ -131,114 +131,135 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Fields, HelloError> {
     Ok(f)
 }
 
+const fn malformed(field: &'static str) -> HelloError {
+    HelloError::Malformed { field }
+}
+
 fn parse_extensions(body: &[u8], f: &mut Fields) -> Result<(), HelloError> {
-    let mut c = Cursor::new(f.extensions.of(body));
-    let base = f.extensions.start();
+    const FIELD: &str = "extension";
+    let mut rest = f.extensions.of(body);
     // The extensions whose repetition we detect: the ones we report. (RFC
     // 8446 forbids any repetition; peers such as rustls reject it too.)
     let mut seen: u8 = 0;
-    while c.remaining() > 0 {
-        let ext_type = c.u16("extension")?;
-        let data = c.vec16("extension")?;
-        let span = Span::new(base + data.start(), data.len());
-        let bit = match ext_type {
-            EXT_SERVER_NAME => 1,
-            EXT_SUPPORTED_GROUPS => 2,
-            EXT_EC_POINT_FORMATS => 4,
-            EXT_ALPN => 8,
-            EXT_SUPPORTED_VERSIONS => 16,
-            _ => 0,
+    while let Some((head, tail)) = rest.split_first_chunk::<4>() {
+        let ext_type = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        if len > tail.len() {
+            return Err(HelloError::Malformed { field: FIELD });
+        }
+        let (data, after) = tail.split_at(len);
+        // Where `data` starts in the body.
+        let start = body.len() - tail.len();
+        rest = after;
+        let (bit, slot, span) = match ext_type {
+            EXT_SERVER_NAME => (1, &mut f.server_name, host_name(data)?),
+            EXT_SUPPORTED_GROUPS => (
+                2,
+                &mut f.supported_groups,
+                Some(u16_list16(data).ok_or(malformed("supported_groups"))?),
+            ),
+            EXT_EC_POINT_FORMATS => (
+                4,
+                &mut f.ec_point_formats,
+                Some(list8(data, 1).ok_or(malformed("ec_point_formats"))?),
+            ),
+            EXT_ALPN => (
+                8,
+                &mut f.alpn,
+                Some(list16(data, 1).ok_or(malformed("alpn"))?),
+            ),
+            EXT_SUPPORTED_VERSIONS => (
+                16,
+                &mut f.supported_versions,
+                Some(list8(data, 2).ok_or(malformed("supported_versions"))?),
+            ),
+            _ => continue,
         };
         if seen & bit != 0 {
             return Err(HelloError::DuplicateExtension { ext_type });
         }
         seen |= bit;
-        let bytes = span.of(body);
-        match ext_type {
-            EXT_SERVER_NAME => f.server_name = host_name(bytes)?.map(|s| s.offset(span.start())),
-            EXT_ALPN => f.alpn = Some(list16(bytes, 1, "alpn")?.offset(span.start())),
-            EXT_SUPPORTED_VERSIONS => {
-                f.supported_versions =
-                    Some(list8(bytes, 2, "supported_versions")?.offset(span.start()))
-            }
-            EXT_SUPPORTED_GROUPS => {
-                f.supported_groups =
-                    Some(u16_list16(bytes, "supported_groups")?.offset(span.start()))
-            }
-            EXT_EC_POINT_FORMATS => {
-                f.ec_point_formats = Some(list8(bytes, 1, "ec_point_formats")?.offset(span.start()))
-            }
-            _ => {}
-        }
+        *slot = span.map(|s| s.offset(start));
+    }
+    if !rest.is_empty() {
+        return Err(HelloError::Malformed { field: FIELD });
     }
     Ok(())
+}
+
+/// Splits a vector with a two-byte length off the front of `buf`.
+fn split_vec16(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = buf.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_be_bytes(*len));
+    (len <= rest.len()).then(|| rest.split_at(len))
+}
+
+/// Splits a vector with a one-byte length off the front of `buf`.
+fn split_vec8(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&len, rest) = buf.split_first()?;
+    let len = usize::from(len);
+    (len <= rest.len()).then(|| rest.split_at(len))
 }
 
 /// The `host_name` of a `server_name` extension, relative to its data. An
 /// extension with no host name (an empty list is allowed in a ServerHello,
 /// not here) is malformed; other name types are skipped.
 fn host_name(data: &[u8]) -> Result<Option<Span>, HelloError> {
-    const FIELD: &str = "server_name";
-    let mut c = Cursor::new(data);
-    let list = c.vec16(FIELD)?;
-    if c.remaining() != 0 || list.is_empty() {
-        return Err(HelloError::Malformed { field: FIELD });
+    const BAD: HelloError = HelloError::Malformed {
+        field: "server_name",
+    };
+    let (list, rest) = split_vec16(data).ok_or(BAD)?;
+    if !rest.is_empty() || list.is_empty() {
+        return Err(BAD);
     }
-    let mut c = Cursor::new(list.of(data));
+    let mut items = list;
     let mut found = None;
-    while c.remaining() > 0 {
-        let name_type = c.u8(FIELD)?;
-        let name = c.vec16(FIELD)?.offset(list.start());
+    while let Some((&name_type, tail)) = items.split_first() {
+        let (name, after) = split_vec16(tail).ok_or(BAD)?;
         if name_type == NAME_TYPE_HOST_NAME {
-            let bytes = name.of(data);
             // RFC 6066: a DNS host name in ASCII; one name per type.
             if found.is_some()
-                || bytes.is_empty()
-                || !bytes.iter().all(|b| (0x21..0x7f).contains(b))
+                || name.is_empty()
+                || !name.iter().all(|b| b.wrapping_sub(0x21) < 0x5e)
             {
-                return Err(HelloError::Malformed { field: FIELD });
+                return Err(BAD);
             }
-            found = Some(name);
+            found = Some(Span::new(data.len() - tail.len() + 2, name.len()));
         }
+        items = after;
     }
     Ok(found)
 }
 
-/// A two-byte-length list of one-byte-length non-empty items (ALPN's
-/// `ProtocolNameList`); returns the span of the items.
-fn list16(data: &[u8], min_item: usize, field: &'static str) -> Result<Span, HelloError> {
-    let mut c = Cursor::new(data);
-    let list = c.vec16(field)?;
-    if c.remaining() != 0 || list.is_empty() {
-        return Err(HelloError::Malformed { field });
+/// A two-byte-length list of one-byte-length items of at least `min_item`
+/// bytes (ALPN's `ProtocolNameList`), non-empty; the span of the items.
+fn list16(data: &[u8], min_item: usize) -> Option<Span> {
+    let (list, rest) = split_vec16(data)?;
+    if !rest.is_empty() || list.is_empty() {
+        return None;
     }
-    let mut items = Cursor::new(list.of(data));
-    while items.remaining() > 0 {
-        if items.vec8(field)?.len() < min_item {
-            return Err(HelloError::Malformed { field });
+    let mut items = list;
+    while !items.is_empty() {
+        let (item, after) = split_vec8(items)?;
+        if item.len() < min_item {
+            return None;
         }
+        items = after;
     }
-    Ok(list)
+    Some(Span::new(2, list.len()))
 }
 
 /// A one-byte-length list of items of `item` bytes, non-empty.
-fn list8(data: &[u8], item: usize, field: &'static str) -> Result<Span, HelloError> {
-    let mut c = Cursor::new(data);
-    let list = c.vec8(field)?;
-    if c.remaining() != 0 || list.is_empty() || list.len() % item != 0 {
-        return Err(HelloError::Malformed { field });
-    }
-    Ok(list)
+fn list8(data: &[u8], item: usize) -> Option<Span> {
+    let (list, rest) = split_vec8(data)?;
+    (rest.is_empty() && !list.is_empty() && list.len() % item == 0)
+        .then(|| Span::new(1, list.len()))
 }
 
 /// A two-byte-length list of `u16`, non-empty.
-fn u16_list16(data: &[u8], field: &'static str) -> Result<Span, HelloError> {
-    let mut c = Cursor::new(data);
-    let list = c.vec16(field)?;
-    if c.remaining() != 0 || list.is_empty() || list.len() % 2 != 0 {
-        return Err(HelloError::Malformed { field });
-    }
-    Ok(list)
+fn u16_list16(data: &[u8]) -> Option<Span> {
+    let (list, rest) = split_vec16(data)?;
+    (rest.is_empty() && !list.is_empty() && list.len() % 2 == 0).then(|| Span::new(2, list.len()))
 }
 
 impl ClientHello<'_> {
