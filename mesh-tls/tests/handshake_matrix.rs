@@ -101,7 +101,7 @@ async fn right_identities_pass_and_are_exposed() {
         },
     )
     .unwrap();
-    let served = serve_once(l, acceptor);
+    let served = serve_once(l, acceptor.clone());
     let connector = MtlsConnector::new(client.clone(), ClientOptions::default());
     let target = Target::new(addr)
         .with_server_name(sni())
@@ -139,20 +139,49 @@ async fn right_identities_pass_and_are_exposed() {
 
     // A second connection with the same connector resumes the session and
     // still reports the identity verified the first time.
+    // (Same acceptor, so the same server session cache.)
     let (l, addr) = listener().await;
-    let served = serve_once(
-        l,
-        MtlsAcceptor::new(&server, &ServerOptions::default()).unwrap(),
-    );
+    let served = serve_once(l, acceptor);
     let target = Target {
         addr,
         ..target.clone()
     };
     let mut again = connector.connect(&target).await.unwrap();
+    assert_eq!(
+        again.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
     assert_eq!(again.peer_identity(), &server_id());
     read_line(&mut again).await.unwrap();
     again.shutdown().await.unwrap();
-    assert_eq!(served.await.unwrap().unwrap().peer_identity(), &client_id());
+    let server_side = served.await.unwrap().unwrap();
+    assert_eq!(
+        server_side.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    assert_eq!(server_side.peer_identity(), &client_id());
+
+    // Without resumption, a fresh full handshake each time.
+    let fresh = MtlsConnector::new(
+        client,
+        ClientOptions {
+            session_resumption: false,
+            ..ClientOptions::default()
+        },
+    );
+    let (l, addr) = listener().await;
+    let served = serve_once(
+        l,
+        MtlsAcceptor::new(&server, &ServerOptions::default()).unwrap(),
+    );
+    let mut full = fresh.connect(&Target { addr, ..target }).await.unwrap();
+    assert_eq!(
+        full.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Full)
+    );
+    read_line(&mut full).await.unwrap();
+    full.shutdown().await.unwrap();
+    served.await.unwrap().unwrap();
 }
 
 #[tokio::test]
