@@ -18,6 +18,9 @@
 //! same certificates: the cost of the SPIFFE layer is the difference.
 //! Handshakes per second are one over the time per iteration.
 
+// Benchmark setup: a failure is a broken benchmark, and says where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
