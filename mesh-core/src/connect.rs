@@ -17,6 +17,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::Protocol;
 use crate::error::{ErrorClass, Side};
+use crate::spiffe::SpiffeId;
 
 /// Where to connect, and what the connector should expect of the peer.
 ///
@@ -146,13 +147,45 @@ impl ErrorClass for ConnectError {
     }
 }
 
+/// What a transport knows about its peer once connected.
+///
+/// Every [`Connect::Io`] implements it, so a proxy that is generic over its
+/// connector can still log, authorize and label metrics by the peer's
+/// identity: plain TCP knows nothing (the defaults), the mTLS stream of
+/// `mesh-tls` reports the verified SPIFFE id and the negotiated ALPN.
+pub trait PeerIdentity {
+    /// The peer's verified SPIFFE id, when the transport authenticated it.
+    fn peer_identity(&self) -> Option<&SpiffeId> {
+        None
+    }
+
+    /// The application protocol negotiated with ALPN, when there was one.
+    fn negotiated_alpn(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl PeerIdentity for TcpStream {}
+
+impl PeerIdentity for tokio::io::DuplexStream {}
+
+impl<S: PeerIdentity> PeerIdentity for crate::PeekedStream<S> {
+    fn peer_identity(&self) -> Option<&SpiffeId> {
+        self.get_ref().peer_identity()
+    }
+
+    fn negotiated_alpn(&self) -> Option<&[u8]> {
+        self.get_ref().negotiated_alpn()
+    }
+}
+
 /// Opens streams to upstream endpoints.
 ///
 /// Implementations decide the transport (plain TCP, mTLS); proxies only see
-/// a byte stream.
+/// a byte stream, and what [`PeerIdentity`] tells of the peer.
 pub trait Connect: Send + Sync + 'static {
     /// The stream a connection gives.
-    type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+    type Io: AsyncRead + AsyncWrite + PeerIdentity + Send + Unpin + 'static;
 
     /// Opens a stream to `target`.
     fn connect(

@@ -12,7 +12,9 @@
 //! - [`copy_bidirectional`]: opaque TCP with counts, half-close and an idle
 //!   timeout.
 //! - [`Connect`] and [`TcpConnector`]: how every proxy dials upstreams
-//!   (`mesh-tls` adds mTLS).
+//!   (`mesh-tls` adds mTLS); [`PeerIdentity`] tells who the peer is.
+//! - [`spiffe`]: SPIFFE ids and trust domains, validated at parse time, and
+//!   Istio's principal form.
 //! - [`telemetry`]: the Istio metric families and Envoy response flags, on a
 //!   `prometheus-client` registry the embedder owns.
 //! - [`error`]: the error convention of the workspace: every error says
@@ -53,14 +55,18 @@ pub mod peek;
 pub mod port_name;
 pub mod protocol;
 pub mod sniff;
+pub mod spiffe;
 pub mod telemetry;
 
-pub use connect::{Connect, ConnectError, ConnectErrorKind, Target, TcpConfig, TcpConnector};
+pub use connect::{
+    Connect, ConnectError, ConnectErrorKind, PeerIdentity, Target, TcpConfig, TcpConnector,
+};
 pub use copy::{CopyConfig, CopyError, CopyStats, copy_bidirectional};
 pub use error::{ErrorClass, Side};
 pub use peek::PeekedStream;
 pub use protocol::Protocol;
 pub use sniff::{DetectConfig, DetectOutcome, DetectReason, Detection, Detector, Sniff, Step};
+pub use spiffe::{IstioPrincipal, SpiffeId, TrustDomain};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

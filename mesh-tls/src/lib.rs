@@ -92,7 +92,7 @@ pub mod hello;
 pub mod istio;
 pub mod material;
 pub mod sniff;
-pub mod spiffe;
+pub use mesh_core::spiffe;
 pub mod store;
 pub mod stream;
 pub mod svid;

@@ -103,6 +103,16 @@ impl<S> MtlsStream<S> {
     }
 }
 
+impl<S> mesh_core::PeerIdentity for MtlsStream<S> {
+    fn peer_identity(&self) -> Option<&SpiffeId> {
+        Some(&self.peer.identity)
+    }
+
+    fn negotiated_alpn(&self) -> Option<&[u8]> {
+        self.peer.alpn.as_deref()
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MtlsStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -28,6 +28,7 @@ use super::meta::labels_match;
 use super::model::{EffectiveConfig, Workload};
 use super::resource::Resource;
 use super::values::{IpBlock, Pattern};
+use crate::spiffe::IstioPrincipal;
 
 /// What is known about a connection when it is accepted.
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,42 +110,6 @@ pub enum AuthzReason {
     NoAllowMatched,
 }
 
-/// A SPIFFE identity of Istio's form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpiffeId<'a> {
-    /// The trust domain.
-    pub trust_domain: &'a str,
-    /// The namespace.
-    pub namespace: &'a str,
-    /// The service account.
-    pub service_account: &'a str,
-}
-
-impl<'a> SpiffeId<'a> {
-    /// Parses `spiffe://td/ns/NS/sa/SA` or `td/ns/NS/sa/SA`.
-    pub fn parse(text: &'a str) -> Option<Self> {
-        let text = text.strip_prefix("spiffe://").unwrap_or(text);
-        let mut parts = text.split('/');
-        let trust_domain = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next()? != "ns" {
-            return None;
-        }
-        let namespace = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next()? != "sa" {
-            return None;
-        }
-        let service_account = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(SpiffeId {
-            trust_domain,
-            namespace,
-            service_account,
-        })
-    }
-}
-
 /// Attributes a `when` condition may name at the connection level.
 pub(crate) const TCP_CONDITION_KEYS: &[&str] = &[
     "source.ip",
@@ -209,7 +174,9 @@ impl EffectiveConfig {
             .map(|p| p.strip_prefix("spiffe://").unwrap_or(p));
         let attrs = Attrs {
             principal,
-            namespace: principal.and_then(SpiffeId::parse).map(|id| id.namespace),
+            namespace: principal
+                .and_then(IstioPrincipal::parse)
+                .map(|id| id.namespace),
             conn,
         };
         let name =
@@ -335,28 +302,4 @@ fn condition_matches(c: &Condition, a: &Attrs<'_>, http: HttpOnly) -> bool {
         return http_field(true, http);
     }
     (c.values.is_empty() || check(&c.values)) && (c.not_values.is_empty() || !check(&c.not_values))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spiffe_ids() {
-        let id = SpiffeId::parse("spiffe://cluster.local/ns/foo/sa/bar").unwrap();
-        assert_eq!(
-            (id.trust_domain, id.namespace, id.service_account),
-            ("cluster.local", "foo", "bar")
-        );
-        assert!(SpiffeId::parse("cluster.local/ns/foo/sa/bar").is_some());
-        for bad in [
-            "",
-            "td/ns/foo",
-            "td/ns//sa/x",
-            "td/xs/foo/sa/bar",
-            "td/ns/a/sa/b/c",
-        ] {
-            assert!(SpiffeId::parse(bad).is_none(), "{bad}");
-        }
-    }
 }

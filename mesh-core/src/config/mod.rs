@@ -87,7 +87,7 @@ mod validate;
 pub mod values;
 pub mod virtual_service;
 
-pub use authz::{AuthzDecision, AuthzReason, ConnectionInfo, SpiffeId};
+pub use authz::{AuthzDecision, AuthzReason, ConnectionInfo};
 pub use error::{ConfigError, Diagnostic, Severity};
 pub use load::{LoadLimits, LoadOptions, Loaded, Loader, load_paths, load_str};
 pub use model::{

@@ -1186,7 +1186,7 @@ impl EffectiveConfig {
     /// The workload of a peer's SPIFFE identity (`spiffe://td/ns/NS/sa/SA`
     /// or `td/ns/NS/sa/SA`).
     pub fn workload_for_principal(&self, principal: &str) -> Option<Workload> {
-        let id = super::authz::SpiffeId::parse(principal)?;
+        let id = crate::spiffe::IstioPrincipal::parse(principal)?;
         let mut w = self.workload_by_service_account(id.namespace, id.service_account)?;
         w.trust_domain = Some(id.trust_domain.to_owned());
         Some(w)

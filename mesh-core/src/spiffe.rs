@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use mesh_core::{ErrorClass, Side};
+use crate::{ErrorClass, Side};
 
 /// The scheme prefix of every SPIFFE id.
 const SCHEME: &str = "spiffe://";
@@ -264,6 +264,45 @@ impl AsRef<str> for SpiffeId {
     }
 }
 
+/// A principal of Istio's form, borrowed from the text it was read from:
+/// `spiffe://<td>/ns/<namespace>/sa/<service-account>`, or the same
+/// without the scheme, as AuthorizationPolicy `principals` are written.
+///
+/// Unlike [`SpiffeId`] this checks only the shape (non-empty parts in the
+/// right places), which is what matching config against a verified peer
+/// needs; the peer's id itself was validated when it was parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IstioPrincipal<'a> {
+    /// The trust domain.
+    pub trust_domain: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The service account.
+    pub service_account: &'a str,
+}
+
+impl<'a> IstioPrincipal<'a> {
+    /// Parses `spiffe://td/ns/NS/sa/SA` or `td/ns/NS/sa/SA`.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let text = text.strip_prefix(SCHEME).unwrap_or(text);
+        let mut parts = text.split('/');
+        let non_empty = |p: Option<&'a str>| p.filter(|s| !s.is_empty());
+        let trust_domain = non_empty(parts.next())?;
+        (parts.next()? == "ns").then_some(())?;
+        let namespace = non_empty(parts.next())?;
+        (parts.next()? == "sa").then_some(())?;
+        let service_account = non_empty(parts.next())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(IstioPrincipal {
+            trust_domain,
+            namespace,
+            service_account,
+        })
+    }
+}
+
 /// Validates a whole id and returns where its trust domain ends.
 fn validate(s: &str) -> Result<usize, SpiffeIdReason> {
     if s.len() > MAX_ID_LEN {
@@ -326,6 +365,25 @@ fn check_path(path: &str, offset: usize) -> Result<(), SpiffeIdReason> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn istio_principals() {
+        let id = IstioPrincipal::parse("spiffe://cluster.local/ns/foo/sa/bar").unwrap();
+        assert_eq!(
+            (id.trust_domain, id.namespace, id.service_account),
+            ("cluster.local", "foo", "bar")
+        );
+        assert!(IstioPrincipal::parse("cluster.local/ns/foo/sa/bar").is_some());
+        for bad in [
+            "",
+            "td/ns/foo",
+            "td/ns//sa/x",
+            "td/xs/foo/sa/bar",
+            "td/ns/a/sa/b/c",
+        ] {
+            assert!(IstioPrincipal::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn valid_ids() {
