@@ -70,11 +70,15 @@ impl Scanner {
         let limits = &config.limits;
         loop {
             if let Some(payload) = self.payload {
-                if buf.len() < payload.end {
+                // Check the CRLF as soon as its bytes arrive, as the reader
+                // does, so that both fault on the same prefixes.
+                if buf.len() < payload.end - 2 {
                     return Ok(Scan::NeedMore);
                 }
-                if &buf[payload.end - 2..payload.end] != b"\r\n" {
-                    return Err(Fault::malformed(Malformed::MissingCrlf, payload.end - 2));
+                match parse::crlf(buf, payload.end - 2) {
+                    Ok(_) => {}
+                    Err(Stop::Incomplete) => return Ok(Scan::NeedMore),
+                    Err(Stop::Fault(f)) => return Err(f),
                 }
                 if let Some(at) = payload.verbatim {
                     parse::verbatim_format(&buf[at..payload.end - 2], at)?;
