@@ -215,6 +215,7 @@ const REDIS_PY_SCRIPT: &str = r#"
 import sys, redis
 host, port, proto = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 r = redis.Redis(host=host, port=port, protocol=proto)
+r.flushall()
 r.set("py:key", "value")
 assert r.get("py:key") == b"value"
 r.hset("py:hash", mapping={"a": "1", "b": "2"})
