@@ -3,12 +3,16 @@
 //! prove that work stays linear however the input is split into reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
+mod redis_support;
+
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use mesh_codecs::redis::{
-    DecodeErrorKind, DecoderConfig, Frame, Limit, Limits, Malformed, RespCodec, decode_frame,
+    DecodeErrorKind, DecoderConfig, Frame, Kind, Limit, Limits, Malformed, RawFrame, RawRespCodec,
+    RespCodec, command, decode_frame,
 };
 use mesh_core::{ErrorClass, Side};
+use redis_support::from_view;
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 fn b(s: &'static str) -> Bytes {
@@ -639,4 +643,133 @@ fn doubles_keep_their_text_and_parse() {
     }
     assert!(Frame::double(f64::NAN).as_f64().unwrap().is_nan());
     assert_eq!(Frame::Double(b("-inf")).as_f64(), Some(f64::NEG_INFINITY));
+}
+
+#[test]
+fn raw_frames_keep_their_wire_bytes_and_views_agree() {
+    for (wire, expected) in vectors() {
+        let bytes = wire.as_bytes();
+        for cut in 0..=bytes.len() {
+            let mut codec = RawRespCodec::replies();
+            let mut buf = BytesMut::from(&bytes[..cut]);
+            let early = codec.decode(&mut buf).unwrap();
+            assert_eq!(early.is_some(), cut == bytes.len(), "{wire:?} cut at {cut}");
+            buf.extend_from_slice(&bytes[cut..]);
+            let raw = early.or_else(|| codec.decode(&mut buf).unwrap()).unwrap();
+            assert_eq!(raw.as_bytes(), bytes, "forwarded unchanged");
+            assert_eq!(raw.to_frame(), expected, "{wire:?}");
+            assert_eq!(from_view(raw.root()), expected, "{wire:?}");
+        }
+    }
+}
+
+#[test]
+fn raw_views_borrow_the_frame_buffer() {
+    let wire = Bytes::from_static(b"%2\r\n+name\r\n$5\r\nredis\r\n+n\r\n:7\r\n");
+    let (raw, used) = RawFrame::decode(&wire, &DecoderConfig::replies())
+        .unwrap()
+        .unwrap();
+    assert_eq!(used, wire.len());
+    let root = raw.root();
+    assert_eq!((root.kind(), root.len()), (Kind::Map, 2));
+    let items: Vec<_> = root.children().collect();
+    assert_eq!(
+        items[1].as_bytes().unwrap().as_ptr(),
+        wire[15..].as_ptr(),
+        "no copy"
+    );
+    assert_eq!(items[3].as_integer(), Some(7));
+    assert_eq!(items[3].as_bytes(), None);
+    assert!(!root.is_null() && root.as_integer().is_none());
+    assert_eq!(
+        raw.bytes().as_ptr(),
+        wire.as_ptr(),
+        "the frame is a slice of the input"
+    );
+}
+
+#[test]
+fn raw_requests_read_arguments_in_place() {
+    let mut buf = BytesMut::new();
+    Frame::command(["mget", "{a}1", "{a}2", "b"])
+        .encode(&mut buf)
+        .unwrap();
+    Frame::Array(vec![Frame::bulk("GET"), Frame::Array(vec![])])
+        .encode(&mut buf)
+        .unwrap();
+    Frame::Array(vec![Frame::bulk("GET"), Frame::Integer(1)])
+        .encode(&mut buf)
+        .unwrap();
+    Frame::Array(vec![]).encode(&mut buf).unwrap();
+    Frame::bulk("GET").encode(&mut buf).unwrap();
+    let mut codec = RawRespCodec::default();
+    let mget = codec.decode(&mut buf).unwrap().unwrap();
+    let request = mget.request().unwrap();
+    assert_eq!((request.name(), request.len()), (&b"mget"[..], 4));
+    assert!(request.is("MGET"));
+    assert_eq!(request.get(2), Some(&b"{a}2"[..]));
+    assert_eq!(request.get(4), None);
+    let arg = request.bytes(3).unwrap();
+    assert_eq!(
+        arg.as_ptr(),
+        request.get(3).unwrap().as_ptr(),
+        "shares the frame buffer"
+    );
+    let cmd = request.command().unwrap();
+    assert_eq!(cmd.name, "mget");
+    assert_eq!(
+        cmd.keys(&request).collect::<Vec<_>>(),
+        [&b"{a}1"[..], b"{a}2", b"b"]
+    );
+    assert_eq!(command(request.name()).unwrap().name, "mget");
+    for _ in 0..4 {
+        let not_a_request = codec.decode(&mut buf).unwrap().unwrap();
+        assert!(
+            not_a_request.request().is_none(),
+            "{:?}",
+            not_a_request.to_frame()
+        );
+    }
+}
+
+#[test]
+fn inline_commands_become_resp_arrays_in_raw_frames() {
+    let mut codec = RawRespCodec::requests();
+    let mut buf = BytesMut::from(&b"set k \"a b\"\r\n"[..]);
+    let raw = codec.decode(&mut buf).unwrap().unwrap();
+    assert_eq!(
+        raw.as_bytes(),
+        b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$3\r\na b\r\n"
+    );
+    assert_eq!(raw.request().unwrap().get(2), Some(&b"a b"[..]));
+    assert_eq!(RawFrame::command(["set", "k", "a b"]), raw);
+}
+
+#[tokio::test]
+async fn raw_frames_are_forwarded_byte_for_byte() {
+    let wire: Vec<u8> = vectors().iter().flat_map(|(w, _)| w.bytes()).collect();
+    let (client, proxy_in) = tokio::io::duplex(5);
+    let (proxy_out, server) = tokio::io::duplex(5);
+    let input = wire.clone();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let mut client = client;
+        client.write_all(&input).await.unwrap();
+    });
+    let relay = tokio::spawn(async move {
+        let mut from = FramedRead::new(proxy_in, RawRespCodec::replies());
+        let mut to = FramedWrite::new(proxy_out, RawRespCodec::replies());
+        while let Some(frame) = from.next().await {
+            to.send(frame.unwrap()).await.unwrap();
+        }
+    });
+    let mut received = Vec::new();
+    {
+        use tokio::io::AsyncReadExt;
+        let mut server = server;
+        server.read_to_end(&mut received).await.unwrap();
+    }
+    writer.await.unwrap();
+    relay.await.unwrap();
+    assert_eq!(received, wire);
 }

@@ -4,9 +4,14 @@
 //! with the one-shot reader.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
+mod redis_support;
+
 use bytes::{Bytes, BytesMut};
-use mesh_codecs::redis::{DecoderConfig, Frame, RespCodec, decode_frame, hash_tag, slot, to_resp2};
+use mesh_codecs::redis::{
+    DecoderConfig, Frame, RawFrame, RespCodec, decode_frame, hash_tag, slot, to_resp2,
+};
 use proptest::prelude::*;
+use redis_support::from_view;
 use tokio_util::codec::Decoder;
 
 fn line_text() -> impl Strategy<Value = Bytes> {
@@ -172,6 +177,16 @@ proptest! {
         if let (Ok(a), Ok(b)) = (streamed, oneshot) {
             prop_assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn raw_views_say_what_was_encoded(f in frame()) {
+        let wire = f.to_bytes().unwrap();
+        let (raw, used) = RawFrame::decode(&wire, &DecoderConfig::replies()).unwrap().unwrap();
+        prop_assert_eq!(used, wire.len());
+        prop_assert_eq!(raw.as_bytes(), &wire[..]);
+        prop_assert_eq!(&raw.to_frame(), &f);
+        prop_assert_eq!(&from_view(raw.root()), &f);
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! [`RespCodec`]: RESP2/RESP3 framing for `tokio_util::codec::Framed`.
+//! The `tokio_util` codecs: [`RawRespCodec`] yields [`RawFrame`]s (what a
+//! proxy forwards), [`RespCodec`] yields owned [`Frame`] trees.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::error::{DecodeError, EncodeError};
+use super::error::{DecodeError, EncodeError, Fault};
 use super::frame::Frame;
 use super::inline;
 use super::limits::Limits;
-use super::read::Reader;
+use super::raw::RawFrame;
 use super::scan::{Scan, Scanner};
 
 /// How a decoder reads one side of a connection.
@@ -58,15 +59,147 @@ impl Default for DecoderConfig {
     }
 }
 
-/// A RESP2/RESP3 codec for `tokio_util::codec::Framed`: decodes [`Frame`]s
-/// whose strings are slices of the read buffer, encodes `Frame`s.
+/// Decodes the first frame of `buf` as an owned [`Frame`], zero-copy:
+/// its strings are slices of `buf`. Returns the frame and how many bytes
+/// it took, or `None` when `buf` ends inside the frame. See
+/// [`RawFrame::decode`], which this builds on.
+///
+/// ```
+/// use bytes::Bytes;
+/// use mesh_codecs::redis::{decode_frame, DecoderConfig, Frame};
+///
+/// let buf = Bytes::from_static(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n+OK");
+/// let (frame, used) = decode_frame(&buf, &DecoderConfig::default()).unwrap().unwrap();
+/// assert_eq!(frame, Frame::command(["GET", "k"]));
+/// assert_eq!(used, 20);
+/// assert!(decode_frame(&buf.slice(used..), &DecoderConfig::default()).unwrap().is_none());
+/// ```
+pub fn decode_frame(
+    buf: &Bytes,
+    config: &DecoderConfig,
+) -> Result<Option<(Frame, usize)>, DecodeError> {
+    super::raw::decode_owned(buf, config)
+}
+
+/// A RESP2/RESP3 codec for `tokio_util::codec::Framed` that yields
+/// [`RawFrame`]s: each frame's bytes, split off the read buffer and
+/// frozen, with the index the scanner built. Encodes `RawFrame`s by
+/// writing their bytes, so a proxy forwards what it decoded unchanged.
 ///
 /// Decoding is resumable at any byte and linear: a frame cut anywhere
 /// yields `Ok(None)`, and the codec keeps a cursor (see the `scan` module
-/// docs) so that a large aggregate arriving in many reads is not scanned
-/// again from its start. Once the frame's end is known it is split off the
-/// buffer, frozen, and built in one pass. After an error the stream is not
-/// RESP any more: drop the connection.
+/// docs) so that a large aggregate arriving in many reads is scanned once.
+/// After an error the stream is not RESP any more: drop the connection.
+#[derive(Debug, Default)]
+pub struct RawRespCodec {
+    config: DecoderConfig,
+    scanner: Scanner,
+}
+
+impl RawRespCodec {
+    /// A codec with this configuration.
+    pub fn new(config: DecoderConfig) -> RawRespCodec {
+        RawRespCodec {
+            config,
+            scanner: Scanner::default(),
+        }
+    }
+
+    /// A codec for a client's requests ([`DecoderConfig::requests`]).
+    pub fn requests() -> RawRespCodec {
+        RawRespCodec::new(DecoderConfig::requests())
+    }
+
+    /// A codec for a server's replies ([`DecoderConfig::replies`]).
+    pub fn replies() -> RawRespCodec {
+        RawRespCodec::new(DecoderConfig::replies())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Parse steps taken so far: one per frame header looked at (a header
+    /// cut by the end of a read counts again when it is read again) plus
+    /// one per byte searched for a line terminator. Work is linear when
+    /// this grows in proportion to the bytes decoded, however they were
+    /// split into reads.
+    pub fn steps(&self) -> u64 {
+        self.scanner.steps
+    }
+
+    fn fail(&mut self, fault: Fault) -> DecodeError {
+        self.scanner.reset();
+        DecodeError::from_fault(fault, self.config.peer)
+    }
+}
+
+impl Decoder for RawRespCodec {
+    type Item = RawFrame;
+    type Error = DecodeError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
+        loop {
+            let scan = match self.scanner.advance(src, &self.config) {
+                Ok(scan) => scan,
+                Err(fault) => return Err(self.fail(fault)),
+            };
+            match scan {
+                Scan::NeedMore => return Ok(None),
+                Scan::Complete(len) => {
+                    let bytes = src.split_to(len).freeze();
+                    return Ok(Some(RawFrame::new(bytes, self.scanner.take_tape())));
+                }
+                Scan::Inline { line_end, next } => {
+                    self.scanner.reset();
+                    let line = src.split_to(next).freeze();
+                    match inline::command(&line, line_end) {
+                        Ok(Some(args)) => return Ok(Some(RawFrame::command(args))),
+                        Ok(None) => continue,
+                        Err(fault) => return Err(self.fail(fault)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, DecodeError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(DecodeError::from(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the stream ended inside a RESP frame ({} bytes)", buf.len()),
+            ))
+            .with_peer(self.config.peer)),
+        }
+    }
+}
+
+impl Encoder<RawFrame> for RawRespCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, frame: RawFrame, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        dst.extend_from_slice(frame.as_bytes());
+        Ok(())
+    }
+}
+
+impl Encoder<&RawFrame> for RawRespCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, frame: &RawFrame, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        dst.extend_from_slice(frame.as_bytes());
+        Ok(())
+    }
+}
+
+/// A RESP2/RESP3 codec for `tokio_util::codec::Framed` that yields owned
+/// [`Frame`] trees, whose strings are slices of the read buffer, and
+/// encodes `Frame`s. It decodes exactly as [`RawRespCodec`] does (same
+/// cursor, same linear work) and then builds the tree from the index,
+/// without parsing again.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -83,18 +216,14 @@ impl Default for DecoderConfig {
 /// ```
 #[derive(Debug, Default)]
 pub struct RespCodec {
-    config: DecoderConfig,
-    scanner: Scanner,
-    steps: u64,
+    raw: RawRespCodec,
 }
 
 impl RespCodec {
     /// A codec with this configuration.
     pub fn new(config: DecoderConfig) -> RespCodec {
         RespCodec {
-            config,
-            scanner: Scanner::default(),
-            steps: 0,
+            raw: RawRespCodec::new(config),
         }
     }
 
@@ -110,21 +239,12 @@ impl RespCodec {
 
     /// The configuration.
     pub fn config(&self) -> &DecoderConfig {
-        &self.config
+        self.raw.config()
     }
 
-    /// Parse steps taken so far: one per frame header looked at (a header
-    /// cut by the end of a read counts again when it is read again) plus
-    /// one per byte searched for a line terminator. Work is linear when
-    /// this grows in proportion to the bytes decoded, however they were
-    /// split into reads.
+    /// Parse steps taken so far; see [`RawRespCodec::steps`].
     pub fn steps(&self) -> u64 {
-        self.steps + self.scanner.steps
-    }
-
-    fn fail(&mut self, fault: super::error::Fault) -> DecodeError {
-        self.scanner.reset();
-        DecodeError::from_fault(fault, self.config.peer)
+        self.raw.steps()
     }
 }
 
@@ -133,53 +253,11 @@ impl Decoder for RespCodec {
     type Error = DecodeError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        loop {
-            let scan = match self.scanner.advance(src, &self.config) {
-                Ok(scan) => scan,
-                Err(fault) => return Err(self.fail(fault)),
-            };
-            match scan {
-                Scan::NeedMore => return Ok(None),
-                Scan::Complete(len) => {
-                    self.scanner.reset();
-                    let bytes = src.split_to(len).freeze();
-                    let mut reader = Reader::new(&bytes, &self.config.limits);
-                    let result = reader.frame(0);
-                    self.steps += reader.steps;
-                    return match result {
-                        Ok(frame) => Ok(Some(frame)),
-                        // The scanner validated the frame; the reader
-                        // accepts the same bytes. Keep the error typed
-                        // rather than trusting that.
-                        Err(super::parse::Stop::Fault(fault)) => Err(self.fail(fault)),
-                        Err(super::parse::Stop::Incomplete) => Err(self.fail(
-                            super::error::Fault::malformed(super::error::Malformed::Length, len),
-                        )),
-                    };
-                }
-                Scan::Inline { line_end, next } => {
-                    self.scanner.reset();
-                    let bytes = src.split_to(next).freeze();
-                    match inline::command(&bytes, line_end) {
-                        Ok(Some(frame)) => return Ok(Some(frame)),
-                        Ok(None) => continue,
-                        Err(fault) => return Err(self.fail(fault)),
-                    }
-                }
-            }
-        }
+        Ok(self.raw.decode(src)?.map(|raw| raw.to_frame()))
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        match self.decode(buf)? {
-            Some(frame) => Ok(Some(frame)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(DecodeError::from(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("the stream ended inside a RESP frame ({} bytes)", buf.len()),
-            ))
-            .with_peer(self.config.peer)),
-        }
+        Ok(self.raw.decode_eof(buf)?.map(|raw| raw.to_frame()))
     }
 }
 

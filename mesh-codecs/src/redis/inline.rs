@@ -15,18 +15,12 @@
 use bytes::Bytes;
 
 use super::error::{Fault, Limit, Malformed};
-use super::frame::Frame;
 use super::limits::Limits;
 
-/// Finds the end of the inline line of `buf`: `(line_end, next)`, where
-/// `line_end` excludes the `\r\n` (or lone `\n`) and `next` is where the
-/// next frame starts; `None` while no newline has arrived.
-pub(crate) fn line(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>, Fault> {
-    line_from(buf, 0, limits).map(Result::ok)
-}
-
-/// [`line`] that resumes a search at `from`: `Err(resume)` while no
-/// newline has arrived.
+/// Finds the end of the inline line of `buf`, searching from `from`:
+/// `Ok((line_end, next))`, where `line_end` excludes the `\r\n` (or lone
+/// `\n`) and `next` is where the next frame starts, or `Err(resume)`, where
+/// to resume the search once more bytes arrive.
 pub(crate) fn line_from(
     buf: &[u8],
     from: usize,
@@ -53,10 +47,10 @@ pub(crate) fn line_from(
     }
 }
 
-/// Splits the inline line `src[..line_end]` into a command: an array of
-/// bulk strings, sliced from `src` where an argument is unquoted. `None`
-/// for a line without arguments.
-pub(crate) fn command(src: &Bytes, line_end: usize) -> Result<Option<Frame>, Fault> {
+/// Splits the inline line `src[..line_end]` into arguments, sliced from
+/// `src` where an argument is unquoted. `None` for a line without
+/// arguments.
+pub(crate) fn command(src: &Bytes, line_end: usize) -> Result<Option<Vec<Bytes>>, Fault> {
     let s = &src[..line_end];
     // C string semantics: the end of the line reads as NUL.
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
@@ -138,20 +132,16 @@ pub(crate) fn command(src: &Bytes, line_end: usize) -> Result<Option<Frame>, Fau
             }
             p += 1;
         }
-        args.push(Frame::BulkString(match owned {
+        args.push(match owned {
             Some(buf) => Bytes::from(buf),
             None => src.slice(start..p),
-        }));
+        });
         if at(p) == 0 && p < s.len() {
             // A NUL ends the line.
             break;
         }
     }
-    Ok(if args.is_empty() {
-        None
-    } else {
-        Some(Frame::Array(args))
-    })
+    Ok((!args.is_empty()).then_some(args))
 }
 
 /// C's `isspace`.
@@ -180,11 +170,10 @@ mod tests {
         let src = Bytes::copy_from_slice(line.as_bytes());
         Ok(match command(&src, src.len())? {
             None => vec![],
-            Some(Frame::Array(items)) => items
+            Some(args) => args
                 .iter()
-                .map(|f| String::from_utf8_lossy(f.as_bytes().unwrap()).into_owned())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect(),
-            Some(other) => panic!("{other:?}"),
         })
     }
 
@@ -215,15 +204,15 @@ mod tests {
     #[test]
     fn lines() {
         let limits = Limits::default();
-        assert_eq!(line(b"PING\r\n", &limits), Ok(Some((4, 6))));
-        assert_eq!(line(b"PING\n", &limits), Ok(Some((4, 5))));
-        assert_eq!(line(b"\n", &limits), Ok(Some((0, 1))));
-        assert_eq!(line(b"PING\r", &limits), Ok(None));
+        assert_eq!(line_from(b"PING\r\n", 0, &limits), Ok(Ok((4, 6))));
+        assert_eq!(line_from(b"PING\n", 2, &limits), Ok(Ok((4, 5))));
+        assert_eq!(line_from(b"\n", 0, &limits), Ok(Ok((0, 1))));
+        assert_eq!(line_from(b"PING\r", 0, &limits), Ok(Err(5)));
         let small = Limits {
             max_inline_len: 4,
             ..limits
         };
-        assert!(line(b"PINGPONG", &small).is_err());
-        assert!(line(b"PING\r\n", &small).is_err());
+        assert!(line_from(b"PINGPONG", 0, &small).is_err());
+        assert!(line_from(b"PING\r\n", 0, &small).is_err());
     }
 }

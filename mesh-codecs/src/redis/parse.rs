@@ -76,24 +76,33 @@ pub(crate) fn integer(buf: &[u8], pos: usize, what: Malformed) -> Parsed<(i64, u
 /// CR itself is not consumed.
 #[inline]
 fn digits(buf: &[u8], start: usize, what: Malformed) -> Parsed<(u64, usize)> {
+    // Nineteen digits cannot overflow a u64; only a twentieth is checked.
+    let fast_end = buf.len().min(start + MAX_DIGITS - 1);
     let mut value: u64 = 0;
     let mut i = start;
-    loop {
-        match buf.get(i) {
-            None => return Err(Stop::Incomplete),
-            Some(&b) if b.is_ascii_digit() => {
-                if i - start == MAX_DIGITS {
-                    return Err(malformed(what, i));
-                }
-                value = value
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                    .ok_or_else(|| malformed(what, i))?;
-                i += 1;
-            }
-            Some(b'\r') if i > start => return Ok((value, i)),
-            Some(_) => return Err(malformed(what, i)),
+    while i < fast_end {
+        let d = buf[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
+        value = value * 10 + u64::from(d);
+        i += 1;
+    }
+    match buf.get(i) {
+        None => Err(Stop::Incomplete),
+        Some(b'\r') if i > start => Ok((value, i)),
+        Some(&b) if b.is_ascii_digit() && i - start == MAX_DIGITS - 1 => {
+            let value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                .ok_or_else(|| malformed(what, i))?;
+            match buf.get(i + 1) {
+                None => Err(Stop::Incomplete),
+                Some(b'\r') => Ok((value, i + 1)),
+                Some(_) => Err(malformed(what, i + 1)),
+            }
+        }
+        Some(_) => Err(malformed(what, i)),
     }
 }
 
@@ -243,20 +252,6 @@ pub(crate) fn boolean(buf: &[u8], pos: usize) -> Parsed<(bool, usize)> {
         Some(_) => return Err(malformed(Malformed::Boolean, pos)),
     };
     Ok((value, crlf(buf, pos + 1)?))
-}
-
-/// Checks the CRLF that ends a payload of `len` bytes starting at `pos`,
-/// and returns the position after it.
-#[inline]
-pub(crate) fn payload(buf: &[u8], pos: usize, len: u64) -> Parsed<usize> {
-    let len = usize::try_from(len).map_err(|_| malformed(Malformed::Length, pos))?;
-    let end = pos
-        .checked_add(len)
-        .ok_or_else(|| malformed(Malformed::Length, pos))?;
-    if end > buf.len() {
-        return Err(Stop::Incomplete);
-    }
-    crlf(buf, end)
 }
 
 /// Checks a verbatim string's `xxx:` prefix.

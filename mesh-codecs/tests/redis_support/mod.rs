@@ -66,3 +66,54 @@ pub fn words(line: &str) -> Vec<&str> {
         .map(|w| if w == "\"\"" { "" } else { w })
         .collect()
 }
+
+/// Rebuilds a [`Frame`] from a [`FrameRef`] through the view API only, so
+/// that tests can compare what the views say with what was encoded.
+pub fn from_view(view: mesh_codecs::redis::FrameRef<'_>) -> Frame {
+    use mesh_codecs::redis::Kind;
+    let text = || view.to_bytes().unwrap();
+    let children = || view.children().map(from_view).collect::<Vec<_>>();
+    let pairs = |items: Vec<Frame>| -> Vec<(Frame, Frame)> {
+        items
+            .chunks(2)
+            .map(|kv| (kv[0].clone(), kv[1].clone()))
+            .collect()
+    };
+    match view.kind() {
+        Kind::SimpleString => Frame::SimpleString(text()),
+        Kind::Error => Frame::Error(text()),
+        Kind::Integer => Frame::Integer(view.as_integer().unwrap()),
+        Kind::BulkString => Frame::BulkString(text()),
+        Kind::NullBulkString => Frame::NullBulkString,
+        Kind::Array => Frame::Array(children()),
+        Kind::NullArray => Frame::NullArray,
+        Kind::Null => Frame::Null,
+        Kind::Boolean => Frame::Boolean(view.as_bool().unwrap()),
+        Kind::Double => Frame::Double(text()),
+        Kind::BigNumber => Frame::BigNumber(text()),
+        Kind::BulkError => Frame::BulkError(text()),
+        Kind::Verbatim => Frame::Verbatim {
+            format: view.verbatim_format().unwrap(),
+            text: text(),
+        },
+        Kind::Map => {
+            assert_eq!(view.children().len(), 2 * view.len());
+            Frame::Map(pairs(children()))
+        }
+        Kind::Set => Frame::Set(children()),
+        Kind::Push => Frame::Push(children()),
+        Kind::Attribute => {
+            let mut items = children();
+            let frame = Box::new(items.pop().unwrap());
+            assert_eq!(
+                &from_view(view.without_attributes()),
+                frame.without_attributes()
+            );
+            Frame::Attribute {
+                attributes: pairs(items),
+                frame,
+            }
+        }
+        other => panic!("unknown kind {other:?}"),
+    }
+}

@@ -250,15 +250,7 @@ impl<'a> Request<'a> {
     /// The command (or subcommand, for containers such as `CONFIG GET`)
     /// from the table.
     pub fn command(&self) -> Option<&'static Command> {
-        let top = command(self.name())?;
-        if top.subcommands.is_empty() {
-            return Some(top);
-        }
-        Some(
-            self.get(1)
-                .and_then(|sub| top.subcommand(sub))
-                .unwrap_or(top),
-        )
+        lookup(self)
     }
 
     /// Whether the name is `name`, ignoring case.
@@ -274,6 +266,19 @@ impl Args for Request<'_> {
     fn arg(&self, index: usize) -> Option<&[u8]> {
         self.get(index)
     }
+}
+
+/// The command (or the subcommand of a container) `args` invoke.
+pub(crate) fn lookup<A: Args + ?Sized>(args: &A) -> Option<&'static Command> {
+    let top = command(args.arg(0)?)?;
+    if top.subcommands.is_empty() {
+        return Some(top);
+    }
+    Some(
+        args.arg(1)
+            .and_then(|sub| top.subcommand(sub))
+            .unwrap_or(top),
+    )
 }
 
 /// Every command of the table, sorted by name.
