@@ -1,7 +1,7 @@
 //! Property tests of the RESP codec: every frame round-trips through the
-//! encoder and both decoders, however the bytes are split into reads; no
-//! input makes a decoder panic, and the resumable codec always agrees
-//! with the one-shot reader.
+//! encoder, the codec and the one-shot decoders, however the bytes are
+//! split into reads; no input makes a decoder panic, and a decoder fed in
+//! pieces always says what it says fed at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 mod redis_support;
@@ -141,7 +141,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_and_both_decoders_agree(
+    fn arbitrary_bytes_never_panic_and_split_reads_agree(
         data in proptest::collection::vec(any::<u8>(), 0..200),
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
         inline in any::<bool>(),
@@ -160,7 +160,7 @@ proptest! {
     }
 
     #[test]
-    fn damaged_frames_never_panic_and_both_decoders_agree(
+    fn damaged_frames_never_panic_and_split_reads_agree(
         f in frame(),
         damage in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
         cuts in proptest::collection::vec(any::<usize>(), 0..4),
