@@ -773,3 +773,36 @@ async fn raw_frames_are_forwarded_byte_for_byte() {
     relay.await.unwrap();
     assert_eq!(received, wire);
 }
+
+/// Inputs the fuzz target found (they tripped the target's own
+/// bookkeeping, not the codec): inline commands, empty lines and RESP
+/// mixed in one request stream.
+#[test]
+fn fuzz_found_inline_sequences() {
+    let cases: &[(&[u8], Vec<Frame>)] = &[
+        (
+            b"KK\x05\n\n*0\r\n$1\r\n)\r\n",
+            vec![
+                Frame::command([&b"KK\x05"[..]]),
+                Frame::Array(vec![]),
+                Frame::command(["$1"]),
+                Frame::command([")"]),
+            ],
+        ),
+        (
+            b"\n*1\r\n-\0+\x01MMM$M\xff2\r\n",
+            vec![Frame::Array(vec![Frame::Error(Bytes::from_static(
+                b"\0+\x01MMM$M\xff2",
+            ))])],
+        ),
+    ];
+    for (wire, expected) in cases {
+        for cut in 0..=wire.len() {
+            assert_eq!(
+                &decode_split(wire, cut, DecoderConfig::requests()),
+                expected,
+                "{wire:?} cut at {cut}"
+            );
+        }
+    }
+}
