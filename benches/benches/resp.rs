@@ -98,12 +98,17 @@ fn pipeline() -> Bytes {
 /// in RESP3 also maps, sets, doubles, booleans, nulls, big numbers,
 /// verbatim strings, attributes and pushes.
 fn replies(version: Version) -> Bytes {
+    // A RESP3 connection gets RESP3's null, never RESP2's.
+    let null = match version {
+        Version::Resp2 => Frame::NullBulkString,
+        Version::Resp3 => Frame::Null,
+    };
     let mut frames = vec![
         Frame::simple("OK"),
         Frame::Integer(1),
         Frame::Integer(-123_456_789),
         Frame::bulk(value(100, 1)),
-        Frame::NullBulkString,
+        null.clone(),
         Frame::error("ERR unknown command 'FOO', with args beginning with:"),
         Frame::Array(vec![
             Frame::bulk("17"),
@@ -115,11 +120,7 @@ fn replies(version: Version) -> Bytes {
                 .collect(),
         ),
         Frame::bulk(value(1 << 20, 3)),
-        Frame::Array(vec![
-            Frame::bulk(value(64, 2)),
-            Frame::NullBulkString,
-            Frame::bulk("x"),
-        ]),
+        Frame::Array(vec![Frame::bulk(value(64, 2)), null, Frame::bulk("x")]),
         Frame::simple("QUEUED"),
         Frame::Integer(0),
     ];

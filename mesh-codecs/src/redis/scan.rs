@@ -216,13 +216,10 @@ impl Scanner {
                 if buf.len() < payload.end - 2 {
                     return Ok(Scan::NeedMore);
                 }
-                match parse::crlf(buf, payload.end - 2) {
-                    Ok(_) => {}
+                match Self::payload_end(buf, payload.end, payload.verbatim) {
+                    Ok(()) => {}
                     Err(Stop::Incomplete) => return Ok(Scan::NeedMore),
                     Err(Stop::Fault(f)) => return Err(f),
-                }
-                if let Some(at) = payload.verbatim {
-                    parse::verbatim_format(&buf[at..payload.end - 2], at)?;
                 }
                 self.payload = None;
                 self.pos = payload.end;
@@ -259,12 +256,17 @@ impl Scanner {
                                 _ => Kind::Verbatim,
                             };
                             self.push(kind, next as u64, (end - 2) as u64)?;
-                            self.pos = next;
-                            self.payload = Some(Payload {
-                                end,
-                                verbatim: (byte == b'=').then_some(next),
-                            });
-                            continue;
+                            let verbatim = (byte == b'=').then_some(next);
+                            // The payload is often all here: finish it now.
+                            match Self::payload_end(buf, end, verbatim) {
+                                Ok(()) => Ok(end),
+                                Err(Stop::Fault(f)) => Err(f),
+                                Err(Stop::Incomplete) => {
+                                    self.pos = next;
+                                    self.payload = Some(Payload { end, verbatim });
+                                    continue;
+                                }
+                            }
                         }
                         Err(Stop::Incomplete) => return Ok(Scan::NeedMore),
                         Err(Stop::Fault(f)) => return Err(f),
@@ -344,6 +346,17 @@ impl Scanner {
                 return Ok(Scan::Complete(self.pos));
             }
         }
+    }
+
+    /// Checks the CRLF that ends a payload at `end` (and the format prefix
+    /// of a verbatim string that starts at `verbatim`).
+    #[inline]
+    fn payload_end(buf: &[u8], end: usize, verbatim: Option<usize>) -> Result<(), Stop> {
+        parse::crlf(buf, end - 2)?;
+        if let Some(at) = verbatim {
+            parse::verbatim_format(&buf[at..end - 2], at)?;
+        }
+        Ok(())
     }
 
     /// Scans a simple line, resuming the terminator search: the index of
