@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mesh_codecs::redis::{Frame, Request, RespCodec};
+use mesh_codecs::redis::{Frame, Request, RespCodec, RespSniffer};
+use mesh_core::{Detection, Protocol, Sniff};
 use mesh_testkit::{peer_addr, redis_server, require_binary, require_python_module};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -95,6 +96,26 @@ async fn finish(captures: &Captures) -> Vec<Capture> {
     out
 }
 
+/// The sniffer recognises every real client from its first bytes, and
+/// waits (never guesses) on every shorter prefix of them.
+fn assert_sniffed(reads: &[Vec<u8>]) {
+    let sent: Vec<u8> = reads.concat();
+    let prefix = &sent[..sent.len().min(64)];
+    assert_eq!(
+        RespSniffer.sniff(prefix),
+        Detection::Match(Protocol::Redis),
+        "{prefix:?}"
+    );
+    for n in 0..prefix.len() {
+        assert_ne!(
+            RespSniffer.sniff(&prefix[..n]),
+            Detection::NoMatch,
+            "{:?}",
+            &prefix[..n]
+        );
+    }
+}
+
 /// Decodes a direction of a capture, read by read as it was relayed.
 fn decode(reads: &[Vec<u8>], mut codec: RespCodec) -> Vec<Frame> {
     let mut buf = BytesMut::new();
@@ -165,6 +186,7 @@ async fn redis_cli_resp2_and_resp3() {
     assert_eq!(captures.len(), 6, "one connection per redis-cli run");
     let mut all_requests = Vec::new();
     for capture in &captures {
+        assert_sniffed(&capture.to_server);
         let requests = decode(&capture.to_server, RespCodec::requests());
         let replies = decode(&capture.to_client, RespCodec::replies());
         assert_eq!(
@@ -259,6 +281,7 @@ async fn redis_py_resp2_and_resp3() {
         let mut requests = Vec::new();
         let mut replies = Vec::new();
         for capture in &captures {
+            assert_sniffed(&capture.to_server);
             let sent = decode(&capture.to_server, RespCodec::requests());
             let got = decode(&capture.to_client, RespCodec::replies());
             requests.extend(names(&sent));
