@@ -171,7 +171,10 @@ pub(crate) fn value_run(s: &[u8]) -> usize {
         rest = tail;
     }
     let done = s.len() - rest.len();
-    done + rest.iter().position(|&b| !is_value_byte(b)).unwrap_or(rest.len())
+    done + rest
+        .iter()
+        .position(|&b| !is_value_byte(b))
+        .unwrap_or(rest.len())
 }
 
 /// The length of the run of request-target bytes at the start of `s`.
@@ -186,7 +189,10 @@ pub(crate) fn target_run(s: &[u8]) -> usize {
         rest = tail;
     }
     let done = s.len() - rest.len();
-    done + rest.iter().position(|&b| !is_target_byte(b)).unwrap_or(rest.len())
+    done + rest
+        .iter()
+        .position(|&b| !is_target_byte(b))
+        .unwrap_or(rest.len())
 }
 
 #[cfg(test)]

@@ -101,7 +101,9 @@ fn extension_line(
     let ext = &buf[digits..ext_end];
     // A CR inside the extension is a bare CR, not a grammar slip.
     if let Some(cr) = memchr::memchr(b'\r', ext) {
-        return Err(ErrorKind::BareCr { offset: digits + cr });
+        return Err(ErrorKind::BareCr {
+            offset: digits + cr,
+        });
     }
     grammar::chunk_ext(ext).map_err(|at| ErrorKind::InvalidChunkExtension {
         offset: digits + at,
@@ -219,7 +221,9 @@ impl ChunkedDecoder {
                     if buf.is_empty() {
                         return Ok(None);
                     }
-                    let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
                     self.steps += 1;
                     let data = buf.split_to(n).freeze();
                     let remaining = remaining - n as u64;
@@ -281,9 +285,7 @@ impl ChunkedDecoder {
                     limit: self.limits.max_trailer_bytes,
                 });
             }
-            self.state = State::Trailers {
-                scanned: buf.len(),
-            };
+            self.state = State::Trailers { scanned: buf.len() };
             return Ok(None);
         };
         if end > self.limits.max_trailer_bytes {
@@ -324,14 +326,19 @@ mod tests {
 
     const L: Limits = Limits::DEFAULT;
 
+    type Expected = Result<Status<(usize, u64)>, ErrorKind>;
+
     #[test]
     fn chunk_size_lines() {
         use ErrorKind::*;
-        let table: &[(&[u8], Result<Status<(usize, u64)>, ErrorKind>)] = &[
+        let table: &[(&[u8], Expected)] = &[
             (b"0\r\n", Ok(Status::Complete((3, 0)))),
             (b"a\r\n", Ok(Status::Complete((3, 10)))),
             (b"FfFf\r\nxx", Ok(Status::Complete((6, 0xffff)))),
-            (b"ffffffffffffffff\r\n", Ok(Status::Complete((18, u64::MAX)))),
+            (
+                b"ffffffffffffffff\r\n",
+                Ok(Status::Complete((18, u64::MAX))),
+            ),
             (b"5;a=b\r\n", Ok(Status::Complete((7, 5)))),
             (b"5 ; a = \"b c\"\r\n", Ok(Status::Complete((15, 5)))),
             (b"5", Ok(Status::Partial)),
@@ -339,7 +346,10 @@ mod tests {
             (b"5;a=b", Ok(Status::Partial)),
             (b"5;a=b\r", Ok(Status::Partial)),
             (b"", Ok(Status::Partial)),
-            (b"10000000000000000\r\n", Err(InvalidChunkSize { offset: 16 })),
+            (
+                b"10000000000000000\r\n",
+                Err(InvalidChunkSize { offset: 16 }),
+            ),
             (b"-1\r\n", Err(InvalidChunkSize { offset: 0 })),
             (b"0x5\r\n", Err(InvalidChunkSize { offset: 1 })),
             (b"+5\r\n", Err(InvalidChunkSize { offset: 0 })),
@@ -365,7 +375,10 @@ mod tests {
             ..L
         };
         assert_eq!(parse_chunk_size(b"5\n", &lax), Ok(Status::Complete((2, 5))));
-        assert_eq!(parse_chunk_size(b"5;a\n", &lax), Ok(Status::Complete((4, 5))));
+        assert_eq!(
+            parse_chunk_size(b"5;a\n", &lax),
+            Ok(Status::Complete((4, 5)))
+        );
         let long = [&b"5;a="[..], &vec![b'x'; 5000], b"\r\n"].concat();
         assert_eq!(
             parse_chunk_size(&long, &L),

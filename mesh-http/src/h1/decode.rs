@@ -184,7 +184,10 @@ mod tests {
     fn close_delimited_ends_at_eof() {
         let mut dec = BodyDecoder::new(Framing::Close, MessageKind::Response, Limits::DEFAULT);
         let mut buf = BytesMut::from(&b"abc"[..]);
-        assert_eq!(dec.decode(&mut buf).unwrap(), Some(Frame::Data("abc".into())));
+        assert_eq!(
+            dec.decode(&mut buf).unwrap(),
+            Some(Frame::Data("abc".into()))
+        );
         assert!(!dec.is_done());
         assert_eq!(dec.decode_eof(&mut buf).unwrap(), None);
         assert!(dec.is_done());
@@ -208,13 +211,16 @@ mod tests {
     fn chunked_with_extensions_and_trailers() {
         let mut dec = BodyDecoder::new(Framing::Chunked, MessageKind::Request, Limits::DEFAULT);
         let mut buf = BytesMut::from(
-            &b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0;last\r\nExpires: never\r\nX-Sum: 12\r\n\r\nNEXT"[..],
+            &b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0;last\r\nExpires: never\r\nX-Sum: 12\r\n\r\nNEXT"
+                [..],
         );
         let frames = drain(&mut dec, &mut buf).unwrap();
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[0], Frame::Data("Wiki".into()));
         assert_eq!(frames[1], Frame::Data("pedia".into()));
-        let Frame::Trailers(t) = &frames[2] else { panic!() };
+        let Frame::Trailers(t) = &frames[2] else {
+            panic!()
+        };
         assert_eq!(t.get("expires").unwrap(), "never");
         assert_eq!(t.get("x-sum").unwrap(), "12");
         assert!(dec.is_done());
@@ -226,8 +232,14 @@ mod tests {
         let mut dec = BodyDecoder::new(Framing::Chunked, MessageKind::Request, Limits::DEFAULT);
         let mut buf = BytesMut::from(&b"6\r\nzerocp\r\n0\r\n\r\n"[..]);
         let start = buf.as_ptr() as usize;
-        let Some(Frame::Data(d)) = dec.decode(&mut buf).unwrap() else { panic!() };
-        assert_eq!(d.as_ptr() as usize, start + 3, "the frame points into the read buffer");
+        let Some(Frame::Data(d)) = dec.decode(&mut buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            d.as_ptr() as usize,
+            start + 3,
+            "the frame points into the read buffer"
+        );
     }
 
     #[test]

@@ -396,7 +396,13 @@ mod tests {
 
     #[test]
     fn chunk_prefixes() {
-        for (len, prefix) in [(1usize, "1"), (15, "f"), (16, "10"), (255, "ff"), (4096, "1000")] {
+        for (len, prefix) in [
+            (1usize, "1"),
+            (15, "f"),
+            (16, "10"),
+            (255, "ff"),
+            (4096, "1000"),
+        ] {
             let e = Encoded::chunk(Bytes::from(vec![b'x'; len]));
             let out = bytes(e);
             assert!(out.starts_with(format!("{prefix}\r\n").as_bytes()), "{len}");
@@ -426,7 +432,10 @@ mod tests {
             enc.encode(Frame::Data("cd".into())),
             Err(EncodeError::TooLong { declared: 3 })
         ));
-        assert!(matches!(enc.finish(), Err(EncodeError::TooShort { remaining: 1 })));
+        assert!(matches!(
+            enc.finish(),
+            Err(EncodeError::TooShort { remaining: 1 })
+        ));
         let mut enc = BodyEncoder::new(Framing::Empty);
         assert!(matches!(
             enc.encode(Frame::Data("x".into())),

@@ -334,12 +334,18 @@ mod tests {
             Error::request(ErrorKind::TooManyHeaders { limit: 100 }).status(),
             431
         );
-        assert_eq!(Error::request(ErrorKind::HeadTooLarge { limit: 1 }).status(), 431);
+        assert_eq!(
+            Error::request(ErrorKind::HeadTooLarge { limit: 1 }).status(),
+            431
+        );
         assert_eq!(
             Error::request(ErrorKind::UnsupportedVersion { major: 2, minor: 0 }).status(),
             505
         );
-        assert_eq!(Error::request(ErrorKind::UnknownTransferCoding).status(), 501);
+        assert_eq!(
+            Error::request(ErrorKind::UnknownTransferCoding).status(),
+            501
+        );
         let e = Error::response(ErrorKind::BareLf { offset: 3 });
         assert_eq!(e.status(), 502);
         assert_eq!(e.side(), Side::Upstream);

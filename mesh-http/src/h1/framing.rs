@@ -45,9 +45,17 @@ fn is(name: &[u8], expected: &str) -> bool {
 
 /// Transfer codings a recipient may see before `chunked` and pass on.
 fn known_coding(name: &[u8]) -> bool {
-    ["gzip", "x-gzip", "deflate", "compress", "x-compress", "br", "zstd"]
-        .iter()
-        .any(|k| is(name, k))
+    [
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "compress",
+        "x-compress",
+        "br",
+        "zstd",
+    ]
+    .iter()
+    .any(|k| is(name, k))
 }
 
 /// What the framing fields of a message say, before the message kind's
@@ -131,7 +139,8 @@ fn read_fields<'a>(
 /// A decimal Content-Length that fits in 64 bits.
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d.checked_sub(b'0')?))
+        n.checked_mul(10)?
+            .checked_add(u64::from(d.checked_sub(b'0')?))
     })
 }
 
@@ -202,6 +211,8 @@ pub fn response_framing<'a>(
 mod tests {
     use super::*;
 
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+
     fn req(fields: &[(&str, &str)]) -> Result<Framing, ErrorKind> {
         request_framing(
             Version::Http11,
@@ -221,45 +232,111 @@ mod tests {
     #[test]
     fn request_rules() {
         use ErrorKind::*;
-        let table: &[(&[(&str, &str)], Result<Framing, ErrorKind>)] = &[
+        let table: &[(Fields<'_>, Result<Framing, ErrorKind>)] = &[
             (&[], Ok(Framing::Empty)),
             (&[("Content-Length", "0")], Ok(Framing::Empty)),
             (&[("content-length", "42")], Ok(Framing::Length(42))),
             (&[("Transfer-Encoding", "chunked")], Ok(Framing::Chunked)),
-            (&[("Transfer-Encoding", "gzip, chunked")], Ok(Framing::Chunked)),
-            (&[("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")], Ok(Framing::Chunked)),
+            (
+                &[("Transfer-Encoding", "gzip, chunked")],
+                Ok(Framing::Chunked),
+            ),
+            (
+                &[
+                    ("Transfer-Encoding", "gzip"),
+                    ("Transfer-Encoding", "chunked"),
+                ],
+                Ok(Framing::Chunked),
+            ),
             (&[("Transfer-Encoding", "CHUNKED")], Ok(Framing::Chunked)),
             // Smuggling: each its own error.
-            (&[("Transfer-Encoding", "chunked"), ("Content-Length", "5")], Err(TransferEncodingWithContentLength)),
-            (&[("Content-Length", "5"), ("Transfer-Encoding", "chunked")], Err(TransferEncodingWithContentLength)),
-            (&[("Content-Length", "5"), ("Content-Length", "6")], Err(ConflictingContentLength { first: 5, second: 6 })),
-            (&[("Content-Length", "5, 6")], Err(ConflictingContentLength { first: 5, second: 6 })),
-            (&[("Content-Length", "5"), ("Content-Length", "5")], Err(RepeatedContentLength { value: 5 })),
-            (&[("Content-Length", "5,5")], Err(RepeatedContentLength { value: 5 })),
+            (
+                &[("Transfer-Encoding", "chunked"), ("Content-Length", "5")],
+                Err(TransferEncodingWithContentLength),
+            ),
+            (
+                &[("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+                Err(TransferEncodingWithContentLength),
+            ),
+            (
+                &[("Content-Length", "5"), ("Content-Length", "6")],
+                Err(ConflictingContentLength {
+                    first: 5,
+                    second: 6,
+                }),
+            ),
+            (
+                &[("Content-Length", "5, 6")],
+                Err(ConflictingContentLength {
+                    first: 5,
+                    second: 6,
+                }),
+            ),
+            (
+                &[("Content-Length", "5"), ("Content-Length", "5")],
+                Err(RepeatedContentLength { value: 5 }),
+            ),
+            (
+                &[("Content-Length", "5,5")],
+                Err(RepeatedContentLength { value: 5 }),
+            ),
             (&[("Content-Length", "-1")], Err(InvalidContentLength)),
             (&[("Content-Length", "+5")], Err(InvalidContentLength)),
             (&[("Content-Length", "5 5")], Err(InvalidContentLength)),
             (&[("Content-Length", "0x10")], Err(InvalidContentLength)),
             (&[("Content-Length", "")], Err(InvalidContentLength)),
-            (&[("Content-Length", "18446744073709551616")], Err(InvalidContentLength)),
-            (&[("Transfer-Encoding", "gzip")], Err(TransferEncodingNotChunked)),
-            (&[("Transfer-Encoding", "chunked, gzip")], Err(TransferEncodingNotChunked)),
-            (&[("Transfer-Encoding", "chunked, chunked")], Err(RepeatedChunked)),
-            (&[("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")], Err(RepeatedChunked)),
-            (&[("Transfer-Encoding", "xchunked")], Err(UnknownTransferCoding)),
-            (&[("Transfer-Encoding", "chunked ;")], Err(InvalidTransferEncoding)),
-            (&[("Transfer-Encoding", "\"chunked\"")], Err(InvalidTransferEncoding)),
+            (
+                &[("Content-Length", "18446744073709551616")],
+                Err(InvalidContentLength),
+            ),
+            (
+                &[("Transfer-Encoding", "gzip")],
+                Err(TransferEncodingNotChunked),
+            ),
+            (
+                &[("Transfer-Encoding", "chunked, gzip")],
+                Err(TransferEncodingNotChunked),
+            ),
+            (
+                &[("Transfer-Encoding", "chunked, chunked")],
+                Err(RepeatedChunked),
+            ),
+            (
+                &[
+                    ("Transfer-Encoding", "chunked"),
+                    ("Transfer-Encoding", "chunked"),
+                ],
+                Err(RepeatedChunked),
+            ),
+            (
+                &[("Transfer-Encoding", "xchunked")],
+                Err(UnknownTransferCoding),
+            ),
+            (
+                &[("Transfer-Encoding", "chunked ;")],
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                &[("Transfer-Encoding", "\"chunked\"")],
+                Err(InvalidTransferEncoding),
+            ),
             (&[("Transfer-Encoding", "")], Err(InvalidTransferEncoding)),
         ];
         for (fields, expected) in table {
             assert_eq!(req(fields), *expected, "{fields:?}");
         }
         assert_eq!(
-            request_framing(Version::Http10, [(&b"Transfer-Encoding"[..], &b"chunked"[..])]),
+            request_framing(
+                Version::Http10,
+                [(&b"Transfer-Encoding"[..], &b"chunked"[..])]
+            ),
             Err(TransferEncodingInHttp10)
         );
         let max = u64::MAX.to_string();
-        assert_eq!(req(&[("Content-Length", &max)]), Ok(Framing::Length(u64::MAX)));
+        assert_eq!(
+            req(&[("Content-Length", &max)]),
+            Ok(Framing::Length(u64::MAX))
+        );
     }
 
     #[test]
@@ -274,10 +351,20 @@ mod tests {
         assert_eq!(res("CONNECT", 407, &cl), Ok(Framing::Length(10)));
         assert_eq!(res("GET", 200, &cl), Ok(Framing::Length(10)));
         assert_eq!(res("GET", 200, &[]), Ok(Framing::Close));
-        assert_eq!(res("GET", 200, &[("Transfer-Encoding", "gzip")]), Ok(Framing::Close));
-        assert_eq!(res("GET", 200, &[("Transfer-Encoding", "chunked")]), Ok(Framing::Chunked));
         assert_eq!(
-            res("GET", 200, &[("Transfer-Encoding", "chunked"), ("Content-Length", "3")]),
+            res("GET", 200, &[("Transfer-Encoding", "gzip")]),
+            Ok(Framing::Close)
+        );
+        assert_eq!(
+            res("GET", 200, &[("Transfer-Encoding", "chunked")]),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            res(
+                "GET",
+                200,
+                &[("Transfer-Encoding", "chunked"), ("Content-Length", "3")]
+            ),
             Err(ErrorKind::TransferEncodingWithContentLength)
         );
     }

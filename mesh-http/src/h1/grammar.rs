@@ -30,7 +30,12 @@ pub(crate) fn token(i: &[u8]) -> Res<'_, &[u8]> {
 
 /// `qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text`.
 fn is_qdtext(b: u8) -> bool {
-    b == b'\t' || b == b' ' || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b) || b >= 0x80
+    b == b'\t'
+        || b == b' '
+        || b == 0x21
+        || (0x23..=0x5b).contains(&b)
+        || (0x5d..=0x7e).contains(&b)
+        || b >= 0x80
 }
 
 /// The byte after a backslash: `HTAB / SP / VCHAR / obs-text`.
@@ -162,7 +167,10 @@ pub(crate) fn digits(i: &[u8]) -> Res<'_, &[u8]> {
 mod tests {
     use super::*;
 
-    fn collect(value: &[u8], f: fn(&[u8], &mut dyn FnMut(&[u8]) -> Result<(), ()>) -> Result<(), ()>) -> Option<Vec<String>> {
+    type Each<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), ()>;
+    type Walker = fn(&[u8], Each<'_>) -> Result<(), ()>;
+
+    fn collect(value: &[u8], f: Walker) -> Option<Vec<String>> {
         let mut out = Vec::new();
         f(value, &mut |t| {
             out.push(String::from_utf8_lossy(t).into_owned());
@@ -172,11 +180,11 @@ mod tests {
         .map(|_| out)
     }
 
-    fn te(value: &[u8], each: &mut dyn FnMut(&[u8]) -> Result<(), ()>) -> Result<(), ()> {
+    fn te(value: &[u8], each: Each<'_>) -> Result<(), ()> {
         transfer_codings(value, each)
     }
 
-    fn conn(value: &[u8], each: &mut dyn FnMut(&[u8]) -> Result<(), ()>) -> Result<(), ()> {
+    fn conn(value: &[u8], each: Each<'_>) -> Result<(), ()> {
         tokens(value, each)
     }
 
@@ -191,9 +199,15 @@ mod tests {
         assert_eq!(collect(b"", te).unwrap(), Vec::<String>::new());
         assert!(collect(b"chunked chunked", te).is_none());
         assert!(collect(b"gzip;", te).is_none());
-        assert!(collect(b"gzip;q", te).is_none(), "transfer parameters need a value");
+        assert!(
+            collect(b"gzip;q", te).is_none(),
+            "transfer parameters need a value"
+        );
         assert!(collect(b"\"chunked\"", te).is_none());
-        assert_eq!(collect(b"keep-alive, Upgrade", conn).unwrap(), ["keep-alive", "Upgrade"]);
+        assert_eq!(
+            collect(b"keep-alive, Upgrade", conn).unwrap(),
+            ["keep-alive", "Upgrade"]
+        );
         assert!(collect(b"close; x", conn).is_none());
     }
 
@@ -219,13 +233,21 @@ mod tests {
             (b";a=b c", 4),
             (b"; =b", 0),
         ] {
-            assert_eq!(chunk_ext(bad), Err(at), "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                chunk_ext(bad),
+                Err(at),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn quoted_strings() {
-        assert_eq!(quoted_string(b"\"a\\\"b\" rest").unwrap(), (&b" rest"[..], &b"\"a\\\"b\""[..]));
+        assert_eq!(
+            quoted_string(b"\"a\\\"b\" rest").unwrap(),
+            (&b" rest"[..], &b"\"a\\\"b\""[..])
+        );
         assert!(quoted_string(b"\"a\rb\"").is_err());
         assert!(quoted_string(b"\"a\\\x7f\"").is_err());
     }

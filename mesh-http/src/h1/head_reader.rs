@@ -90,8 +90,8 @@ impl HeadReader {
         for nl in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| from + i) {
             let prev = |k: usize| nl.checked_sub(k).map(|i| buf[i]);
             let after_cr = prev(1) == Some(b'\r');
-            let ends_head = (after_cr && prev(2) == Some(b'\n'))
-                || (bare_lf && prev(1) == Some(b'\n'));
+            let ends_head =
+                (after_cr && prev(2) == Some(b'\n')) || (bare_lf && prev(1) == Some(b'\n'));
             if ends_head || !self.newline_seen || (!after_cr && !bare_lf) {
                 worth = true;
             }
@@ -227,7 +227,11 @@ mod tests {
         let n = head.len() as u64;
         // Each byte is searched a few times (a 3-byte overlap) and the head
         // is parsed at most five times; a re-parse per byte would be n²/2.
-        assert!(reader.steps() <= 10 * n, "{} steps for {n} bytes", reader.steps());
+        assert!(
+            reader.steps() <= 10 * n,
+            "{} steps for {n} bytes",
+            reader.steps()
+        );
     }
 
     #[test]
@@ -266,7 +270,8 @@ mod tests {
     #[test]
     fn leading_empty_lines_and_pipelining() {
         let mut reader = HeadReader::new(Limits::DEFAULT);
-        let mut buf = BytesMut::from(&b"\r\n\r\nGET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..]);
+        let mut buf =
+            BytesMut::from(&b"\r\n\r\nGET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"[..]);
         let a = reader.read_request(&mut buf).unwrap().unwrap();
         let b = reader.read_request(&mut buf).unwrap().unwrap();
         assert_eq!((&a.target[..], &b.target[..]), (&b"/a"[..], &b"/b"[..]));

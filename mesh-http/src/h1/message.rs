@@ -121,10 +121,14 @@ impl HeaderMap {
     ) -> Result<&mut Self, InvalidField> {
         let (name, value) = (name.into(), value.into());
         if !is_token(&name) {
-            return Err(InvalidField::Name(String::from_utf8_lossy(&name).into_owned()));
+            return Err(InvalidField::Name(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
         }
         if !is_value(&value) {
-            return Err(InvalidField::Value(String::from_utf8_lossy(&name).into_owned()));
+            return Err(InvalidField::Value(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
         }
         self.fields.push(Field { name, value });
         Ok(self)
@@ -140,10 +144,14 @@ impl HeaderMap {
         let value = value.into();
         // Validate before removing anything.
         if !is_token(&name) {
-            return Err(InvalidField::Name(String::from_utf8_lossy(&name).into_owned()));
+            return Err(InvalidField::Name(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
         }
         if !is_value(&value) {
-            return Err(InvalidField::Value(String::from_utf8_lossy(&name).into_owned()));
+            return Err(InvalidField::Value(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
         }
         self.remove_bytes(&name);
         self.fields.push(Field { name, value });
@@ -247,7 +255,9 @@ impl Method {
         if is_token(&name) {
             Ok(Method(name))
         } else {
-            Err(InvalidField::Method(String::from_utf8_lossy(&name).into_owned()))
+            Err(InvalidField::Method(
+                String::from_utf8_lossy(&name).into_owned(),
+            ))
         }
     }
 
@@ -310,7 +320,9 @@ impl RequestHead {
     pub fn new(method: Method, target: impl Into<Bytes>) -> Result<Self, InvalidField> {
         let target = target.into();
         if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
-            return Err(InvalidField::Target(String::from_utf8_lossy(&target).into_owned()));
+            return Err(InvalidField::Target(
+                String::from_utf8_lossy(&target).into_owned(),
+            ));
         }
         Ok(RequestHead {
             method,
@@ -397,10 +409,22 @@ mod tests {
         h.append("X-A", "1").unwrap().append("x-a", "2").unwrap();
         assert_eq!(h.get("host").unwrap(), "example.com");
         assert_eq!(h.get_all("X-a").collect::<Vec<_>>(), ["1", "2"]);
-        assert!(matches!(h.append("Bad Name", "v"), Err(InvalidField::Name(_))));
-        assert!(matches!(h.append("X", "a\r\nInjected: 1"), Err(InvalidField::Value(_))));
-        assert!(matches!(h.append("X", "nul\0"), Err(InvalidField::Value(_))));
-        assert!(matches!(h.append("X", " padded"), Err(InvalidField::Value(_))));
+        assert!(matches!(
+            h.append("Bad Name", "v"),
+            Err(InvalidField::Name(_))
+        ));
+        assert!(matches!(
+            h.append("X", "a\r\nInjected: 1"),
+            Err(InvalidField::Value(_))
+        ));
+        assert!(matches!(
+            h.append("X", "nul\0"),
+            Err(InvalidField::Value(_))
+        ));
+        assert!(matches!(
+            h.append("X", " padded"),
+            Err(InvalidField::Value(_))
+        ));
         h.insert("x-a", "3").unwrap();
         assert_eq!(h.get_all("x-a").collect::<Vec<_>>(), ["3"]);
         assert_eq!(h.remove("X-A"), 1);

@@ -159,7 +159,7 @@ fn is_authority(target: &[u8]) -> bool {
 /// A parsed request head, borrowing from the buffer (`'b`) and from the
 /// field storage the caller handed in (`'h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request<'b, 'h> {
+pub struct ParsedRequest<'b, 'h> {
     /// The method (a token).
     pub method: &'b [u8],
     /// The request-target, as sent.
@@ -170,7 +170,7 @@ pub struct Request<'b, 'h> {
     pub headers: &'h [Header<'b>],
 }
 
-impl<'b> Request<'b, '_> {
+impl<'b> ParsedRequest<'b, '_> {
     /// The first field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
         find(self.headers, name)
@@ -183,9 +183,9 @@ impl<'b> Request<'b, '_> {
     }
 }
 
-/// A parsed response head, borrowing like [`Request`].
+/// A parsed response head, borrowing like [`ParsedRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Response<'b, 'h> {
+pub struct ParsedResponse<'b, 'h> {
     /// The protocol version.
     pub version: Version,
     /// The status code, 100 to 599.
@@ -196,7 +196,7 @@ pub struct Response<'b, 'h> {
     pub headers: &'h [Header<'b>],
 }
 
-impl<'b> Response<'b, '_> {
+impl<'b> ParsedResponse<'b, '_> {
     /// The first field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
         find(self.headers, name)
@@ -304,7 +304,7 @@ pub fn parse_request<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
     limits: &Limits,
-) -> Result<Status<(Request<'b, 'h>, usize)>, Error> {
+) -> Result<Status<(ParsedRequest<'b, 'h>, usize)>, Error> {
     let mut sink = SliceSink {
         slots: headers,
         len: 0,
@@ -314,7 +314,7 @@ pub fn parse_request<'b, 'h>(
             let n = sink.len;
             let headers: &'h [Header<'b>] = sink.slots;
             Ok(Status::Complete((
-                Request {
+                ParsedRequest {
                     method: line.0,
                     target: line.1,
                     version: line.2,
@@ -384,7 +384,7 @@ pub fn parse_response<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
     limits: &Limits,
-) -> Result<Status<(Response<'b, 'h>, usize)>, Error> {
+) -> Result<Status<(ParsedResponse<'b, 'h>, usize)>, Error> {
     let mut sink = SliceSink {
         slots: headers,
         len: 0,
@@ -394,7 +394,7 @@ pub fn parse_response<'b, 'h>(
             let n = sink.len;
             let headers: &'h [Header<'b>] = sink.slots;
             Ok(Status::Complete((
-                Response {
+                ParsedResponse {
                     version,
                     status,
                     reason,
@@ -536,7 +536,13 @@ fn version_error(buf: &[u8], rest: &[u8]) -> ErrorKind {
     let i = rest
         .iter()
         .zip(SHAPE)
-        .position(|(&b, &s)| if s == b'1' { !b.is_ascii_digit() } else { b != s })
+        .position(|(&b, &s)| {
+            if s == b'1' {
+                !b.is_ascii_digit()
+            } else {
+                b != s
+            }
+        })
         .unwrap_or(0);
     ErrorKind::InvalidVersion {
         offset: at(buf, rest) + i,
@@ -618,7 +624,11 @@ fn status_line(buf: &[u8], bare_lf: bool) -> Result<Status<StatusLine<'_>>, Erro
                 1 => (b'1'..=b'5').contains(&b),
                 _ => b.is_ascii_digit(),
             };
-            let bad = rest.iter().take(4).enumerate().find(|&(i, &b)| !shape_ok(i, b));
+            let bad = rest
+                .iter()
+                .take(4)
+                .enumerate()
+                .find(|&(i, &b)| !shape_ok(i, b));
             return match bad {
                 Some((i, _)) => Err(ErrorKind::InvalidStatus {
                     offset: at(buf, rest) + i,

@@ -113,9 +113,21 @@ mod tests {
     fn decides_at_the_earliest_byte() {
         let table: &[(&[u8], usize, Detection)] = &[
             (b"GET / HTTP/1.1\r\n", 13, Detection::Match(Protocol::Http1)),
-            (b"OPTIONS * HTTP/1.0\r\n", 17, Detection::Match(Protocol::Http1)),
-            (b"CONNECT a:443 HTTP/1.1\r\n", 21, Detection::Match(Protocol::Http1)),
-            (b"\r\nPOST /x HTTP/1.1\r\n", 17, Detection::Match(Protocol::Http1)),
+            (
+                b"OPTIONS * HTTP/1.0\r\n",
+                17,
+                Detection::Match(Protocol::Http1),
+            ),
+            (
+                b"CONNECT a:443 HTTP/1.1\r\n",
+                21,
+                Detection::Match(Protocol::Http1),
+            ),
+            (
+                b"\r\nPOST /x HTTP/1.1\r\n",
+                17,
+                Detection::Match(Protocol::Http1),
+            ),
             // Redis inline command: no at the CR after the key.
             (b"GET key\r\n", 8, Detection::NoMatch),
             (b"PING\r\n", 5, Detection::NoMatch),
@@ -141,7 +153,10 @@ mod tests {
     #[test]
     fn long_methods_are_not_http() {
         let long = [vec![b'A'; MAX_SNIFFED_METHOD + 1], b" / HTTP/1.1".to_vec()].concat();
-        assert_eq!(decides_at(&long), (MAX_SNIFFED_METHOD + 1, Detection::NoMatch));
+        assert_eq!(
+            decides_at(&long),
+            (MAX_SNIFFED_METHOD + 1, Detection::NoMatch)
+        );
         let ok = [vec![b'A'; MAX_SNIFFED_METHOD], b" / HTTP/1.1".to_vec()].concat();
         assert_eq!(decides_at(&ok).1, Detection::Match(Protocol::Http1));
     }
@@ -166,7 +181,10 @@ mod tests {
         let d = Detector::new(DetectConfig::default())
             .with(Http1Sniffer)
             .with(InlineRedis);
-        assert_eq!(d.decide(b"GET /x HTTP/1.1\r\n"), Step::Decided(Protocol::Http1));
+        assert_eq!(
+            d.decide(b"GET /x HTTP/1.1\r\n"),
+            Step::Decided(Protocol::Http1)
+        );
         assert_eq!(d.decide(b"GET key\r\n"), Step::Decided(Protocol::Redis));
     }
 }
