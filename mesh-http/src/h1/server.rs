@@ -377,6 +377,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
                 }
             }
         };
+        if pump.is_failed() {
+            // The request body was malformed: its end is unknown.
+            keep_alive = false;
+        }
         if expect_pending {
             // 100 Continue was never sent: the client may or may not send
             // the body, so this connection cannot carry another request.
