@@ -9,7 +9,9 @@ use mesh_http::h1::{
 
 const L: Limits = Limits::DEFAULT;
 
-fn request(buf: &[u8]) -> Result<(String, String, Version, Vec<(String, String)>, usize), ErrorKind> {
+fn request(
+    buf: &[u8],
+) -> Result<(String, String, Version, Vec<(String, String)>, usize), ErrorKind> {
     let mut headers = [EMPTY_HEADER; 32];
     match parse_request(buf, &mut headers, &L) {
         Ok(Status::Complete((req, len))) => Ok((
@@ -37,16 +39,46 @@ fn request_lines_of_rfc_9112_section_3() {
     // (input, method, target, form)
     let table: &[(&[u8], &str, &str, TargetForm)] = &[
         // §3.2.1 origin-form
-        (b"GET /where?q=now HTTP/1.1\r\nHost: www.example.org\r\n\r\n", "GET", "/where?q=now", TargetForm::Origin),
+        (
+            b"GET /where?q=now HTTP/1.1\r\nHost: www.example.org\r\n\r\n",
+            "GET",
+            "/where?q=now",
+            TargetForm::Origin,
+        ),
         // §3.2.2 absolute-form
-        (b"GET http://www.example.org/pub/WWW/TheProject.html HTTP/1.1\r\n\r\n", "GET", "http://www.example.org/pub/WWW/TheProject.html", TargetForm::Absolute),
+        (
+            b"GET http://www.example.org/pub/WWW/TheProject.html HTTP/1.1\r\n\r\n",
+            "GET",
+            "http://www.example.org/pub/WWW/TheProject.html",
+            TargetForm::Absolute,
+        ),
         // §3.2.3 authority-form
-        (b"CONNECT www.example.com:80 HTTP/1.1\r\nHost: www.example.com\r\n\r\n", "CONNECT", "www.example.com:80", TargetForm::Authority),
-        (b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n", "CONNECT", "[2001:db8::1]:443", TargetForm::Authority),
+        (
+            b"CONNECT www.example.com:80 HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+            "CONNECT",
+            "www.example.com:80",
+            TargetForm::Authority,
+        ),
+        (
+            b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n",
+            "CONNECT",
+            "[2001:db8::1]:443",
+            TargetForm::Authority,
+        ),
         // §3.2.4 asterisk-form
-        (b"OPTIONS * HTTP/1.1\r\nHost: www.example.org:8001\r\n\r\n", "OPTIONS", "*", TargetForm::Asterisk),
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: www.example.org:8001\r\n\r\n",
+            "OPTIONS",
+            "*",
+            TargetForm::Asterisk,
+        ),
         // An extension method (a token).
-        (b"M-SEARCH * HTTP/1.1\r\n\r\n", "M-SEARCH", "*", TargetForm::Origin),
+        (
+            b"M-SEARCH * HTTP/1.1\r\n\r\n",
+            "M-SEARCH",
+            "*",
+            TargetForm::Origin,
+        ),
     ];
     for (input, method, target, form) in table {
         if *method == "M-SEARCH" {
@@ -55,7 +87,10 @@ fn request_lines_of_rfc_9112_section_3() {
             continue;
         }
         let (m, t, v, _, len) = request(input).unwrap();
-        assert_eq!((m.as_str(), t.as_str(), v, len), (*method, *target, Version::Http11, input.len()));
+        assert_eq!(
+            (m.as_str(), t.as_str(), v, len),
+            (*method, *target, Version::Http11, input.len())
+        );
         let mut headers = [EMPTY_HEADER; 4];
         let Status::Complete((req, _)) = parse_request(input, &mut headers, &L).unwrap() else {
             panic!()
@@ -74,9 +109,18 @@ fn request_line_errors() {
         (b"G(T / HTTP/1.1\r\n\r\n", InvalidMethod { offset: 1 }),
         (b" GET / HTTP/1.1\r\n\r\n", InvalidMethod { offset: 0 }),
         (b"GET /a\x7f HTTP/1.1\r\n\r\n", InvalidTarget { offset: 6 }),
-        (b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", InvalidTarget { offset: 8 }),
-        (b"GET / HTTP/2.0\r\n\r\n", UnsupportedVersion { major: 2, minor: 0 }),
-        (b"GET / HTTP/1.2\r\n\r\n", UnsupportedVersion { major: 1, minor: 2 }),
+        (
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n",
+            InvalidTarget { offset: 8 },
+        ),
+        (
+            b"GET / HTTP/2.0\r\n\r\n",
+            UnsupportedVersion { major: 2, minor: 0 },
+        ),
+        (
+            b"GET / HTTP/1.2\r\n\r\n",
+            UnsupportedVersion { major: 1, minor: 2 },
+        ),
         (b"GET / HTTPS/1.1\r\n\r\n", InvalidVersion { offset: 10 }),
         (b"GET / http/1.1\r\n\r\n", InvalidVersion { offset: 6 }),
         (b"GET / HTTP/1.1\n\r\n", BareLf { offset: 14 }),
@@ -86,7 +130,12 @@ fn request_line_errors() {
         (b"GET * HTTP/1.1\r\n\r\n", TargetForm),
     ];
     for (input, expected) in table {
-        assert_eq!(request(input).unwrap_err(), *expected, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            request(input).unwrap_err(),
+            *expected,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -106,23 +155,58 @@ fn fields_of_rfc_9112_section_5() {
     use ErrorKind::*;
     let table: &[(&[u8], ErrorKind)] = &[
         // §5.1: no whitespace between name and colon.
-        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", WhitespaceBeforeColon { offset: 20 }),
+        (
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            WhitespaceBeforeColon { offset: 20 },
+        ),
         // §5.2: obs-fold refused.
-        (b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", ObsFold { offset: 22 }),
+        (
+            b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+            ObsFold { offset: 22 },
+        ),
         // §2.2: whitespace before the first field.
         (b"GET / HTTP/1.1\r\n A: b\r\n\r\n", ObsFold { offset: 16 }),
-        (b"GET / HTTP/1.1\r\n: b\r\n\r\n", InvalidHeaderName { offset: 16 }),
-        (b"GET / HTTP/1.1\r\nA\"B: b\r\n\r\n", InvalidHeaderName { offset: 17 }),
-        (b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n", NulInValue { offset: 20 }),
+        (
+            b"GET / HTTP/1.1\r\n: b\r\n\r\n",
+            InvalidHeaderName { offset: 16 },
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA\"B: b\r\n\r\n",
+            InvalidHeaderName { offset: 17 },
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n",
+            NulInValue { offset: 20 },
+        ),
         (b"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", BareCr { offset: 20 }),
-        (b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n", BareLf { offset: 20 }),
-        (b"GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", InvalidHeaderValue { offset: 20, byte: 1 }),
-        (b"GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n", InvalidHeaderValue { offset: 20, byte: 0x7f }),
+        (
+            b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n",
+            BareLf { offset: 20 },
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",
+            InvalidHeaderValue {
+                offset: 20,
+                byte: 1,
+            },
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n",
+            InvalidHeaderValue {
+                offset: 20,
+                byte: 0x7f,
+            },
+        ),
         (b"GET / HTTP/1.1\r\nA: b\r\n\n", BareLf { offset: 22 }),
         (b"GET / HTTP/1.1\r\nA: b\r\n\rX", BareCr { offset: 22 }),
     ];
     for (input, expected) in table {
-        assert_eq!(request(input).unwrap_err(), *expected, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            request(input).unwrap_err(),
+            *expected,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -147,22 +231,53 @@ fn bare_lf_switch() {
 fn status_lines() {
     let table: &[(&[u8], Result<(Version, u16, &str), ErrorKind>)] = &[
         (b"HTTP/1.1 200 OK\r\n\r\n", Ok((Version::Http11, 200, "OK"))),
-        (b"HTTP/1.0 404 Not Found\r\n\r\n", Ok((Version::Http10, 404, "Not Found"))),
+        (
+            b"HTTP/1.0 404 Not Found\r\n\r\n",
+            Ok((Version::Http10, 404, "Not Found")),
+        ),
         (b"HTTP/1.1 204 \r\n\r\n", Ok((Version::Http11, 204, ""))),
         (b"HTTP/1.1 304\r\n\r\n", Ok((Version::Http11, 304, ""))),
-        (b"HTTP/1.1 599 Whatever \xe9\t!\r\n\r\n", Ok((Version::Http11, 599, "Whatever \u{fffd}\t!"))),
-        (b"HTTP/1.1 099 X\r\n\r\n", Err(ErrorKind::InvalidStatus { offset: 9 })),
-        (b"HTTP/1.1 600 X\r\n\r\n", Err(ErrorKind::InvalidStatus { offset: 9 })),
-        (b"HTTP/1.1 20 OK\r\n\r\n", Err(ErrorKind::InvalidStatus { offset: 11 })),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", Err(ErrorKind::InvalidReason { offset: 12 })),
-        (b"HTTP/1.1 200 O\x01K\r\n\r\n", Err(ErrorKind::InvalidReason { offset: 14 })),
-        (b"HTTP/1.1  200 OK\r\n\r\n", Err(ErrorKind::InvalidStatus { offset: 9 })),
-        (b"ICY 200 OK\r\n\r\n", Err(ErrorKind::InvalidVersion { offset: 0 })),
+        (
+            b"HTTP/1.1 599 Whatever \xe9\t!\r\n\r\n",
+            Ok((Version::Http11, 599, "Whatever \u{fffd}\t!")),
+        ),
+        (
+            b"HTTP/1.1 099 X\r\n\r\n",
+            Err(ErrorKind::InvalidStatus { offset: 9 }),
+        ),
+        (
+            b"HTTP/1.1 600 X\r\n\r\n",
+            Err(ErrorKind::InvalidStatus { offset: 9 }),
+        ),
+        (
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            Err(ErrorKind::InvalidStatus { offset: 11 }),
+        ),
+        (
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            Err(ErrorKind::InvalidReason { offset: 12 }),
+        ),
+        (
+            b"HTTP/1.1 200 O\x01K\r\n\r\n",
+            Err(ErrorKind::InvalidReason { offset: 14 }),
+        ),
+        (
+            b"HTTP/1.1  200 OK\r\n\r\n",
+            Err(ErrorKind::InvalidStatus { offset: 9 }),
+        ),
+        (
+            b"ICY 200 OK\r\n\r\n",
+            Err(ErrorKind::InvalidVersion { offset: 0 }),
+        ),
     ];
     for (input, expected) in table {
         let mut headers = [EMPTY_HEADER; 4];
         let got = match parse_response(input, &mut headers, &L) {
-            Ok(Status::Complete((res, _))) => Ok((res.version, res.status, String::from_utf8_lossy(res.reason).into_owned())),
+            Ok(Status::Complete((res, _))) => Ok((
+                res.version,
+                res.status,
+                String::from_utf8_lossy(res.reason).into_owned(),
+            )),
             Ok(Status::Partial) => panic!("partial"),
             Err(e) => Err(e.kind),
         };
@@ -256,7 +371,11 @@ fn every_split_of_a_response_head() {
     let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
     for cut in 0..resp.len() {
         let mut h = [EMPTY_HEADER; 8];
-        assert_eq!(parse_response(&resp[..cut], &mut h, &L).unwrap(), Status::Partial, "cut {cut}");
+        assert_eq!(
+            parse_response(&resp[..cut], &mut h, &L).unwrap(),
+            Status::Partial,
+            "cut {cut}"
+        );
     }
     let mut h = [EMPTY_HEADER; 8];
     assert!(parse_response(resp, &mut h, &L).unwrap().is_complete());
@@ -302,7 +421,10 @@ fn every_split_of_a_chunked_body() {
     let expected = b"Wikipedia in \r\n\r\nchunks.".to_vec();
     let (data, trailers, _) = decode_all(&[CHUNKED]);
     assert_eq!(data, expected);
-    assert_eq!(trailers, [("Expires".into(), "Wed, 21 Oct 2015 07:28:00 GMT".into())]);
+    assert_eq!(
+        trailers,
+        [("Expires".into(), "Wed, 21 Oct 2015 07:28:00 GMT".into())]
+    );
     for cut in 0..=CHUNKED.len() {
         let (data, t, _) = decode_all(&[&CHUNKED[..cut], &CHUNKED[cut..]]);
         assert_eq!(data, expected, "cut at {cut}");
@@ -325,7 +447,9 @@ fn chunked_decoding_is_linear_byte_by_byte() {
     // Long extensions and a big trailer, fed one byte at a time.
     let mut body = Vec::new();
     for _ in 0..50 {
-        body.extend_from_slice(format!("10;{}\r\n", "e=v;".repeat(200).trim_end_matches(';')).as_bytes());
+        body.extend_from_slice(
+            format!("10;{}\r\n", "e=v;".repeat(200).trim_end_matches(';')).as_bytes(),
+        );
         body.extend_from_slice(&[b'x'; 16]);
         body.extend_from_slice(b"\r\n");
     }

@@ -26,7 +26,10 @@ async fn echo(req: Request) -> Response {
     Response::with_status(200, Bytes::from(out))
 }
 
-fn spawn_server<S>(service: S, config: ServerConfig) -> (DuplexStream, JoinHandle<Result<(), ServerError>>)
+fn spawn_server<S>(
+    service: S,
+    config: ServerConfig,
+) -> (DuplexStream, JoinHandle<Result<(), ServerError>>)
 where
     S: mesh_http::h1::Service + 'static,
 {
@@ -51,7 +54,13 @@ async fn read_response<R: AsyncRead + Unpin>(
         }
         assert!(io.read_buf(buf).await.unwrap() > 0, "closed before a head");
     };
-    let framing = response_framing(method.as_bytes(), head.status, head.version, head.headers.pairs()).unwrap();
+    let framing = response_framing(
+        method.as_bytes(),
+        head.status,
+        head.version,
+        head.headers.pairs(),
+    )
+    .unwrap();
     let mut dec = BodyDecoder::new(framing, MessageKind::Response, Limits::DEFAULT);
     let mut body = Vec::new();
     loop {
@@ -139,7 +148,10 @@ async fn http10_closes_unless_asked_and_gets_close_delimited_streams() {
     client.read_to_end(&mut out).await.unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(!out.contains("transfer-encoding"), "{out}");
-    assert!(out.contains("connection: close") && out.ends_with("\r\n\r\npart1,part2"), "{out}");
+    assert!(
+        out.contains("connection: close") && out.ends_with("\r\n\r\npart1,part2"),
+        "{out}"
+    );
     task.await.unwrap().unwrap();
 }
 
@@ -165,14 +177,20 @@ async fn chunked_response_for_a_streamed_body_with_trailers() {
     }
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("transfer-encoding: chunked\r\n"), "{text}");
-    assert!(text.ends_with("\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\nx-checksum: 42\r\n\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\nx-checksum: 42\r\n\r\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn head_responses_announce_without_sending() {
     let svc = |_req: Request| async { Response::with_status(200, "twelve bytes") };
     let (mut client, _task) = spawn_server(svc, ServerConfig::default());
-    client.write_all(b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n").await.unwrap();
+    client
+        .write_all(b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = BytesMut::new();
     let (head, body) = read_response(&mut client, &mut buf, "HEAD").await;
     assert_eq!(head.headers.get("content-length").unwrap(), "12");
@@ -214,7 +232,10 @@ async fn expect_continue_is_not_sent_when_the_service_refuses() {
     let mut out = Vec::new();
     client.read_to_end(&mut out).await.unwrap();
     let out = String::from_utf8(out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 413 Content Too Large\r\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{out}"
+    );
     assert!(!out.contains("100 Continue"));
     assert!(out.contains("connection: close"), "{out}");
     task.await.unwrap().unwrap();
@@ -229,7 +250,10 @@ async fn a_slow_head_gets_408_after_the_head_timeout() {
     let (mut client, task) = spawn_server(echo, config);
     let start = tokio::time::Instant::now();
     let ended = tokio::spawn(async move { (task.await.unwrap(), tokio::time::Instant::now()) });
-    client.write_all(b"GET / HTTP/1.1\r\nHost: slo").await.unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: slo")
+        .await
+        .unwrap();
     // The client sends one more byte every 3 s: still too slow.
     let trickle = async {
         for b in b"wloris" {
@@ -249,7 +273,10 @@ async fn a_slow_head_gets_408_after_the_head_timeout() {
     let err = result.unwrap_err();
     assert!(matches!(err, ServerError::HeadTimeout(d) if d == Duration::from_secs(10)));
     let elapsed = at - start;
-    assert!(elapsed >= Duration::from_secs(10) && elapsed < Duration::from_secs(11), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(10) && elapsed < Duration::from_secs(11),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -300,8 +327,14 @@ async fn upgrade_hands_over_the_raw_stream_with_early_bytes() {
         assert!(client.read_buf(&mut buf).await.unwrap() > 0);
     }
     let text = String::from_utf8_lossy(&buf).into_owned();
-    assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
-    assert!(text.contains("Upgrade: shout\r\nConnection: Upgrade\r\n"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Upgrade: shout\r\nConnection: Upgrade\r\n"),
+        "{text}"
+    );
     task.await.unwrap().unwrap();
     client.write_all(b"later").await.unwrap();
     let mut got = [0u8; 5];
@@ -336,7 +369,10 @@ async fn connect_tunnels_after_a_2xx() {
 #[tokio::test]
 async fn bad_heads_get_their_status() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000)).into_bytes(), "414 URI Too Long"),
+        (
+            format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000)).into_bytes(),
+            "414 URI Too Long",
+        ),
         (
             {
                 let mut s = String::from("GET / HTTP/1.1\r\n");
@@ -348,8 +384,14 @@ async fn bad_heads_get_their_status() {
             },
             "431 Request Header Fields Too Large",
         ),
-        (b"GET / HTTP/2.0\r\n\r\n".to_vec(), "505 HTTP Version Not Supported"),
-        (b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n".to_vec(), "400 Bad Request"),
+        (
+            b"GET / HTTP/2.0\r\n\r\n".to_vec(),
+            "505 HTTP Version Not Supported",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n".to_vec(),
+            "400 Bad Request",
+        ),
     ];
     for (raw, status) in cases {
         let (mut client, task) = spawn_server(echo, ServerConfig::default());
@@ -358,7 +400,10 @@ async fn bad_heads_get_their_status() {
         client.read_to_end(&mut out).await.unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{out}");
-        assert!(matches!(task.await.unwrap(), Err(ServerError::BadRequest(_))));
+        assert!(matches!(
+            task.await.unwrap(),
+            Err(ServerError::BadRequest(_))
+        ));
     }
 }
 
@@ -367,13 +412,19 @@ async fn an_unread_body_is_drained_or_the_connection_closed() {
     let ignore = |_req: Request| async { Response::with_status(204, ()) };
     let (mut client, _task) = spawn_server(ignore, ServerConfig::default());
     client
-        .write_all(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /b HTTP/1.1\r\n\r\n")
+        .write_all(
+            b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789GET /b HTTP/1.1\r\n\r\n",
+        )
         .await
         .unwrap();
     let mut buf = BytesMut::new();
     let (a, _) = read_response(&mut client, &mut buf, "POST").await;
     let (b, _) = read_response(&mut client, &mut buf, "GET").await;
-    assert_eq!((a.status, b.status), (204, 204), "the second request was served");
+    assert_eq!(
+        (a.status, b.status),
+        (204, 204),
+        "the second request was served"
+    );
 
     let config = ServerConfig {
         max_drain: 1024,
@@ -418,7 +469,9 @@ async fn a_service_can_stream_the_request_body_into_the_response() {
             .unwrap();
         let chunk = vec![b'z'; 8192];
         for _ in 0..total / chunk.len() {
-            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.unwrap();
+            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .unwrap();
             wr.write_all(&chunk).await.unwrap();
             wr.write_all(b"\r\n").await.unwrap();
         }

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::BytesMut;
 use mesh_core::{ErrorClass, Side};
 use mesh_http::h1::{
-    BodyDecoder, BodyError, ErrorKind, Framing, HeadReader, Limits, MessageKind, Request,
-    Response, ServerConfig, ServerError, request_framing, serve_connection,
+    BodyDecoder, BodyError, ErrorKind, Framing, HeadReader, Limits, MessageKind, Request, Response,
+    ServerConfig, ServerError, request_framing, serve_connection,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -162,7 +162,8 @@ fn each_smuggling_vector_has_its_own_error() {
         assert_eq!(got, Err(*expected), "{name}");
         assert_eq!(expected.status(), *status, "{name}");
         assert!(
-            expected.is_smuggling() || matches!(expected, UnknownTransferCoding | InvalidChunkTerminator),
+            expected.is_smuggling()
+                || matches!(expected, UnknownTransferCoding | InvalidChunkTerminator),
             "{name} counts as a smuggling defence"
         );
     }
@@ -175,7 +176,10 @@ fn the_bare_lf_switch_allows_what_it_says_and_nothing_else() {
         ..Limits::DEFAULT
     };
     let raw = b"POST / HTTP/1.1\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n";
-    assert_eq!(verdict(raw, Limits::DEFAULT), Err(ErrorKind::BareLf { offset: 15 }));
+    assert_eq!(
+        verdict(raw, Limits::DEFAULT),
+        Err(ErrorKind::BareLf { offset: 15 })
+    );
     assert_eq!(verdict(raw, lax), Ok(Framing::Chunked));
     // Bare CR stays refused.
     let raw = b"POST / HTTP/1.1\nX: a\rb\n\n";
@@ -205,7 +209,11 @@ async fn serve_raw(raw: &'static [u8]) -> (String, Result<(), ServerError>, usiz
     let mut out = Vec::new();
     client.read_to_end(&mut out).await.unwrap();
     let result = task.await.unwrap();
-    (String::from_utf8_lossy(&out).into_owned(), result, calls.load(Ordering::SeqCst))
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        result,
+        calls.load(Ordering::SeqCst),
+    )
 }
 
 #[tokio::test]
@@ -216,10 +224,16 @@ async fn the_server_answers_smuggling_with_400_and_never_calls_the_service() {
     .await;
     assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
     assert!(out.contains("connection: close"));
-    assert_eq!(out.matches("HTTP/1.1").count(), 1, "one answer, the smuggled GET never served");
+    assert_eq!(
+        out.matches("HTTP/1.1").count(),
+        1,
+        "one answer, the smuggled GET never served"
+    );
     assert_eq!(calls, 0);
     let err = result.unwrap_err();
-    assert!(matches!(&err, ServerError::BadRequest(e) if e.kind == ErrorKind::TransferEncodingWithContentLength));
+    assert!(
+        matches!(&err, ServerError::BadRequest(e) if e.kind == ErrorKind::TransferEncodingWithContentLength)
+    );
     assert_eq!(err.side(), Side::Downstream);
 
     let (out, result, calls) =

@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::body::{Body, BodyError};
-use super::connection::{connection_options, expects_continue, keeps_alive, wants_upgrade};
+use super::connection::{
+    connection_options, connection_tokens, expects_continue, keeps_alive, wants_upgrade,
+};
 use super::decode::{BodyDecoder, Frame};
 use super::encode::{BodyEncoder, EncodeError, encode_response_head};
 use super::error::{Error, MessageKind};
@@ -174,6 +176,30 @@ where
                 return Ok(());
             }
         }
+    }
+}
+
+/// Rewrites the Connection field of a response: the service's own options
+/// stay (they name its hop-by-hop fields), `close` and `keep-alive` are
+/// the driver's to say.
+fn set_connection_field(headers: &mut HeaderMap, keep_alive: bool, version: Version) {
+    let mut options: Vec<Vec<u8>> = Vec::new();
+    for value in headers.get_all("connection") {
+        for token in connection_tokens(value) {
+            if !token.eq_ignore_ascii_case(b"close") && !token.eq_ignore_ascii_case(b"keep-alive") {
+                options.push(token.to_vec());
+            }
+        }
+    }
+    if !keep_alive {
+        options.push(b"close".to_vec());
+    } else if version == Version::Http10 {
+        options.push(b"keep-alive".to_vec());
+    }
+    headers.remove("connection");
+    if !options.is_empty() {
+        let value = options.join(&b", "[..]);
+        headers.push_unchecked("connection".into(), value.into());
     }
 }
 
@@ -387,17 +413,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
             keep_alive = false;
         }
         if !upgrading {
-            rhead.headers.remove("connection");
+            // Keep-Alive describes this connection, which is the driver's.
             rhead.headers.remove("keep-alive");
-            if !keep_alive {
-                rhead
-                    .headers
-                    .push_unchecked("connection".into(), "close".into());
-            } else if version == Version::Http10 {
-                rhead
-                    .headers
-                    .push_unchecked("connection".into(), "keep-alive".into());
-            }
+            set_connection_field(&mut rhead.headers, keep_alive, version);
         }
         encode_response_head(&rhead, head_framing, &mut self.wbuf);
         if let Some(tx) = upgrade_tx.filter(|_| upgrading) {
