@@ -73,7 +73,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("Accept", "application/json"),
     ("Accept-Encoding", "gzip, deflate, br"),
     ("X-Request-Id", "9f1c2e4a-7b3d-4c5e-8f60-1a2b3c4d5e6f"),
-    ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"),
+    (
+        "Authorization",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+    ),
     ("Content-Type", "application/json; charset=utf-8"),
     ("X-B3-TraceId", "80f198ee56343ba864fe8b2a57d3eff7"),
 ];
@@ -101,7 +104,10 @@ fn request_inputs() -> Vec<(String, Vec<u8>)> {
         ("small".to_owned(), REQ_SMALL.to_vec()),
     ];
     for n in SWEEP {
-        v.push((format!("headers_{n}"), sweep("GET /api/v1/items?id=42 HTTP/1.1\r\n", n)));
+        v.push((
+            format!("headers_{n}"),
+            sweep("GET /api/v1/items?id=42 HTTP/1.1\r\n", n),
+        ));
     }
     v
 }

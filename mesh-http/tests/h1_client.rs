@@ -142,9 +142,12 @@ async fn the_pool_reuses_and_caps_connections_per_host() {
     }
     assert_eq!(dialed.load(Ordering::SeqCst), 1);
 
-    // A cap of two is reached, not exceeded.
+    // A cap of two is reached, not exceeded: two responses too big to be
+    // queued whole keep both connections busy until they are read.
     let (connector, accept, dialed) = pipes(64 * 1024);
-    upstream(accept, hello);
+    let big =
+        |_req: Request| async { Response::with_status(200, Bytes::from(vec![b'b'; 1 << 20])) };
+    upstream(accept, big);
     let pool = Pool::new(
         connector,
         PoolConfig {
@@ -156,18 +159,20 @@ async fn the_pool_reuses_and_caps_connections_per_host() {
     for i in 0..2 {
         held.push(pool.send(&target(), get(&format!("/h{i}"))).await.unwrap());
     }
-    // Both connections are busy until their bodies are read.
     let third = {
         let pool = pool.clone();
         tokio::spawn(async move { pool.send(&target(), get("/third")).await.unwrap() })
     };
-    tokio::task::yield_now().await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
     assert_eq!(dialed.load(Ordering::SeqCst), 2);
+    assert!(!third.is_finished(), "the third waits for a connection");
     for res in held {
-        res.body.collect(1024).await.unwrap();
+        assert_eq!(res.body.collect(2 << 20).await.unwrap().0.len(), 1 << 20);
     }
     let res = third.await.unwrap();
-    assert_eq!(res.body.collect(1024).await.unwrap().0, "hello /third");
+    assert_eq!(res.body.collect(2 << 20).await.unwrap().0.len(), 1 << 20);
     assert_eq!(dialed.load(Ordering::SeqCst), 2);
 }
 

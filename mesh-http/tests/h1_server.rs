@@ -241,6 +241,44 @@ async fn expect_continue_is_not_sent_when_the_service_refuses() {
     task.await.unwrap().unwrap();
 }
 
+#[tokio::test]
+async fn expect_continue_is_sent_before_a_response_that_streams_the_body() {
+    // The service answers at once and reads the body later, into the
+    // response: 100 Continue must still come first.
+    let stream_back = |req: Request| async move {
+        let mut body = req.body;
+        let (mut tx, out) = Body::channel(None, Side::Internal);
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            while let Some(frame) = body.frame().await {
+                tx.send(frame.unwrap()).await.unwrap();
+            }
+            tx.finish().await.unwrap();
+        });
+        Response::with_status(200, out)
+    };
+    let (mut client, _task) = spawn_server(stream_back, ServerConfig::default());
+    client
+        .write_all(b"POST /s HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = BytesMut::new();
+    let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+    while buf.len() < interim.len() {
+        assert!(client.read_buf(&mut buf).await.unwrap() > 0);
+    }
+    assert_eq!(
+        &buf[..interim.len()],
+        interim,
+        "100 Continue before the response"
+    );
+    client.write_all(b"stream").await.unwrap();
+    let (head, body) = read_response(&mut client, &mut buf, "POST").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(body, b"stream");
+    assert!(head.headers.get("connection").is_none(), "kept alive");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_head_gets_408_after_the_head_timeout() {
     let config = ServerConfig {

@@ -1,10 +1,12 @@
 //! The streaming body the connection drivers hand out and take.
 //!
 //! A body read from a connection is fed by the driver through a bounded
-//! channel of one frame: the driver reads the next bytes from the socket
-//! only after the previous frame was taken, so a slow consumer slows the
-//! sender down through TCP flow control instead of filling memory. That is
-//! the backpressure of both directions of a forwarded exchange.
+//! channel of two frames: the driver reads more from the socket only while
+//! fewer than two frames wait, so a slow consumer slows the sender down
+//! through TCP flow control instead of filling memory. That is the
+//! backpressure of both directions of a forwarded exchange. (Two, not one,
+//! so that the end of a body can be queued behind its last data frame and
+//! the connection reused before the reader took both.)
 
 use std::io;
 
@@ -61,6 +63,9 @@ impl ErrorClass for BodyError {
         false
     }
 }
+
+/// How many items a body channel holds.
+const CHANNEL_FRAMES: usize = 2;
 
 /// What travels through a body channel.
 #[derive(Debug)]
@@ -153,7 +158,7 @@ impl Body {
     /// length when known (sent as Content-Length, else chunked); `side`
     /// says whom an abandoned stream is blamed on.
     pub fn channel(size: Option<u64>, side: Side) -> (BodySender, Body) {
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel(CHANNEL_FRAMES);
         let body = Body {
             kind: Kind::Stream {
                 rx,
@@ -276,7 +281,7 @@ pub struct BodySender {
 pub struct ReceiverGone;
 
 impl BodySender {
-    /// Sends one frame, waiting while the previous one was not taken.
+    /// Sends one frame, waiting while the channel is full.
     pub async fn send(&mut self, frame: Frame) -> Result<(), ReceiverGone> {
         self.tx
             .send(Item::Frame(frame))

@@ -441,6 +441,9 @@ impl<I: Io> Conn<I> {
         }
 
         // Phase 2: the rest of the request body, and the response body.
+        // The connection is free once the whole response is read off the
+        // socket and queued for the reader (at most two frames wait).
+        let reusable = !request_close && !response_close && framing != Framing::Close;
         while pump.is_active() || !sent_all {
             enum Ev {
                 Frame(Option<Result<Frame, BodyError>>),
@@ -476,7 +479,7 @@ impl<I: Io> Conn<I> {
                 }
             }
         }
-        if pump.is_failed() || framing == Framing::Close || request_close || response_close {
+        if pump.is_failed() || !reusable {
             return After::Close;
         }
         if !pump.is_finished() {

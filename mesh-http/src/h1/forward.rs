@@ -16,7 +16,7 @@ use super::service::{Request, Response};
 /// Bodies stream in both directions with backpressure: the request body is
 /// read from the client only as fast as the upstream takes it, and the
 /// response body is read from the upstream only as fast as the client
-/// takes it, one frame in flight each way. An upstream that closes early
+/// takes it, at most two frames queued each way. An upstream that closes early
 /// is a [`ClientError`] on [`Side::Upstream`]: before the response head it
 /// is the error returned here (answer it with [`local_reply`]), after it the
 /// response body ends with a [`BodyError`](super::BodyError).

@@ -359,7 +359,25 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
             }
         };
 
-        // Phase 2: the response head.
+        // Phase 2: the response head. A service that answers while still
+        // holding an unread body it was asked to wait for (it streams the
+        // body into its response, say) gets the 100 Continue first; one
+        // that dropped the body does not.
+        if expect_pending {
+            let body_alive = match want.as_mut().map(|w| w.try_recv()) {
+                Some(Ok(())) | Some(Err(oneshot::error::TryRecvError::Empty)) => true,
+                Some(Err(oneshot::error::TryRecvError::Closed)) | None => false,
+            };
+            if body_alive {
+                expect_pending = false;
+                self.wr
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(ServerError::Io)?;
+            } else {
+                pump.abandon();
+            }
+        }
         let Response {
             head: mut rhead,
             body: mut rbody,
