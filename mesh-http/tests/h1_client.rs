@@ -2,6 +2,9 @@
 //! in-memory streams: reuse, the per-host cap, the idle timeout on paused
 //! time, early upstream closes, hop-by-hop removal and backpressure in
 //! both directions.
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,9 @@
 //! server built on the driver, and our client, pool and forwarding helper
 //! against a real `nginx` started with its own configuration in a
 //! temporary directory (which also proxies back to our server).
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
 use std::net::SocketAddr;

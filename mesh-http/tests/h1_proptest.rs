@@ -2,6 +2,9 @@
 //! the same message, however the bytes are split), arbitrary bytes never
 //! panic any decoder, and the hand-written head scanner agrees with the
 //! RFC grammar written as nom combinators.
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Buf, Bytes, BytesMut};
 use mesh_core::Sniff;
@@ -104,13 +107,16 @@ fn encode_body(body: &GenBody, out: &mut Vec<u8>) -> Framing {
     framing
 }
 
+/// A field as name and value bytes.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// Decodes a body of `framing` from `pieces`; data and trailer pairs.
 fn decode_body(
     framing: Framing,
     message: MessageKind,
     buf: &mut BytesMut,
     rest: &mut Vec<&[u8]>,
-) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+) -> (Vec<u8>, Vec<Pair>) {
     let mut dec = BodyDecoder::new(framing, message, L);
     let mut data = Vec::new();
     let mut trailers = Vec::new();
@@ -287,12 +293,7 @@ proptest! {
         let mut buf = BytesMut::new();
         for p in pieces {
             buf.extend_from_slice(&p);
-            loop {
-                match dec.decode(&mut buf) {
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            while let Ok(Some(_)) = dec.decode(&mut buf) {}
         }
     }
 

@@ -1,5 +1,8 @@
 //! RFC 9112 / RFC 9110 examples as tables, and every byte split of a head
 //! and of a chunked body.
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::BytesMut;
 use mesh_http::h1::{
@@ -9,9 +12,13 @@ use mesh_http::h1::{
 
 const L: Limits = Limits::DEFAULT;
 
-fn request(
-    buf: &[u8],
-) -> Result<(String, String, Version, Vec<(String, String)>, usize), ErrorKind> {
+/// A parsed request as text: method, target, version, fields, head length.
+type Parsed = (String, String, Version, Vec<(String, String)>, usize);
+
+/// An expected status line: version, status, reason.
+type StatusLine<'a> = Result<(Version, u16, &'a str), ErrorKind>;
+
+fn request(buf: &[u8]) -> Result<Parsed, ErrorKind> {
     let mut headers = [EMPTY_HEADER; 32];
     match parse_request(buf, &mut headers, &L) {
         Ok(Status::Complete((req, len))) => Ok((
@@ -229,7 +236,7 @@ fn bare_lf_switch() {
 
 #[test]
 fn status_lines() {
-    let table: &[(&[u8], Result<(Version, u16, &str), ErrorKind>)] = &[
+    let table: &[(&[u8], StatusLine<'_>)] = &[
         (b"HTTP/1.1 200 OK\r\n\r\n", Ok((Version::Http11, 200, "OK"))),
         (
             b"HTTP/1.0 404 Not Found\r\n\r\n",

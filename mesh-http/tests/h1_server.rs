@@ -1,6 +1,9 @@
 //! The server driver over in-memory streams: keep-alive, pipelining,
 //! `Expect: 100-continue`, timeouts on paused time, upgrades, framing of
 //! responses, and what happens to unread request bodies.
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! Request smuggling (RFC 9112 §6.1–6.3, §11.2): each defence is its own
 //! error, answered with its 4xx status, and a smuggled request never
 //! reaches the service.
+// Test helpers (not only #[test] functions) unwrap: a panic here is a
+// failed assertion with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

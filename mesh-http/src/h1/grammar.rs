@@ -88,9 +88,11 @@ fn parameter(value_required: bool) -> impl Fn(&[u8]) -> Res<'_, &[u8]> {
     }
 }
 
-/// Validates `chunk-ext` (RFC 9112 §7.1.1): the whole of `ext` must be
+/// The reference for the hand-written scanner in `chunked`: validates
+/// `chunk-ext` (RFC 9112 §7.1.1): the whole of `ext` must be
 /// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`.
 /// Returns the offset of the first byte that breaks the grammar.
+#[cfg(test)]
 pub(crate) fn chunk_ext(ext: &[u8]) -> Result<(), usize> {
     let step = parameter(false);
     let mut rest = ext;
