@@ -216,7 +216,10 @@ fn chunk_size(c: &mut Criterion) {
     let mut group = c.benchmark_group("http1_chunk_size");
     let limits = h1::Limits::DEFAULT;
     for &(name, line) in CHUNK_LINES {
-        let end = line.windows(2).position(|w| w == b"\r\n").map_or(line.len(), |p| p + 2);
+        let end = line
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(line.len(), |p| p + 2);
         group.throughput(Throughput::Bytes(end as u64));
         group.bench_with_input(BenchmarkId::new("ours", name), line, |b, line| {
             b.iter(|| match h1::parse_chunk_size(black_box(line), &limits) {
