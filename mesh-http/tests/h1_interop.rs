@@ -279,8 +279,12 @@ http {{
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let mut cmd = Command::new(bin);
+        // `-e`: the error log before the configuration is read, which
+        // would otherwise be the system's.
         cmd.arg("-p")
             .arg(dir.path())
+            .arg("-e")
+            .arg(dir.path().join("startup.log"))
             .arg("-c")
             .arg(&conf_path)
             .args(["-g", "daemon off;"]);

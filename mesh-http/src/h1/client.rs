@@ -470,7 +470,7 @@ impl<I: Io> Conn<I> {
                             sent_all = true;
                             finish(wr, &mut enc).await
                         }
-                        Some(Err(_)) => Err(ClientError::Io(io::ErrorKind::BrokenPipe.into())),
+                        Some(Err(e)) => Err(ClientError::RequestBody(e)),
                     };
                     if result.is_err() {
                         pump.abandon();

@@ -681,54 +681,34 @@ pub(crate) fn fields<'b, S: FieldSink<'b>>(
     let mut count = 0usize;
     let mut rest = buf.get(start..).unwrap_or_default();
     loop {
-        // The empty line that ends the head, or the next field name.
-        match rest {
-            [b'\r', b'\n', tail @ ..] => return complete_head(buf, tail, limits),
-            [b'\r'] | [] => return partial_head(buf, limits),
-            [b'\n', tail @ ..] if bare_lf => return complete_head(buf, tail, limits),
-            [b'\n', ..] => {
-                return Err(ErrorKind::BareLf {
-                    offset: at(buf, rest),
-                });
-            }
-            [b'\r', ..] => {
-                return Err(ErrorKind::BareCr {
-                    offset: at(buf, rest),
-                });
-            }
-            [b' ' | b'\t', ..] => {
-                return Err(ErrorKind::ObsFold {
-                    offset: at(buf, rest),
-                });
-            }
-            _ => {}
-        }
+        // A field name, most of the time; else the empty line that ends
+        // the head, or an error.
         let n = token_run(rest);
-        let name = &rest[..n];
         match rest.get(n) {
             Some(b':') if n > 0 => {}
+            _ if n == 0 => return line_start(buf, rest, limits),
             None => return partial_head(buf, limits),
             Some(&b) => {
                 let offset = at(buf, rest) + n;
-                return Err(if n > 0 && is_ows(b) {
+                return Err(if is_ows(b) {
                     ErrorKind::WhitespaceBeforeColon { offset }
                 } else {
                     ErrorKind::InvalidHeaderName { offset }
                 });
             }
         }
+        let name = &rest[..n];
         rest = &rest[n + 1..];
         while let [b' ' | b'\t', tail @ ..] = rest {
             rest = tail;
         }
         let n = value_run(rest);
         let mut value = &rest[..n];
-        rest = &rest[n..];
-        rest = match rest {
+        rest = match &rest[n..] {
             [b'\r', b'\n', tail @ ..] => tail,
             [b'\r'] | [] => return partial_head(buf, limits),
             [b'\n', tail @ ..] if bare_lf => tail,
-            _ => return Err(value_end_error(buf, rest)),
+            other => return Err(value_end_error(buf, other)),
         };
         while let [init @ .., b' ' | b'\t'] = value {
             value = init;
@@ -737,6 +717,22 @@ pub(crate) fn fields<'b, S: FieldSink<'b>>(
             return Err(ErrorKind::TooManyHeaders { limit: max });
         }
         count += 1;
+    }
+}
+
+/// What a line that does not start with a field name is: the empty line
+/// that ends the head, a prefix of it, or an error.
+#[inline(always)]
+fn line_start(buf: &[u8], rest: &[u8], limits: &Limits) -> Result<Status<usize>, ErrorKind> {
+    let offset = at(buf, rest);
+    match rest {
+        [b'\r', b'\n', tail @ ..] => complete_head(buf, tail, limits),
+        [b'\r'] | [] => partial_head(buf, limits),
+        [b'\n', tail @ ..] if limits.allow_bare_lf => complete_head(buf, tail, limits),
+        [b'\n', ..] => Err(ErrorKind::BareLf { offset }),
+        [b'\r', ..] => Err(ErrorKind::BareCr { offset }),
+        [b' ' | b'\t', ..] => Err(ErrorKind::ObsFold { offset }),
+        _ => Err(ErrorKind::InvalidHeaderName { offset }),
     }
 }
 
