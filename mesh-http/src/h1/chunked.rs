@@ -285,6 +285,9 @@ impl ChunkedDecoder {
         loop {
             match self.state {
                 State::Size { scanned } => {
+                    // The buffer only grows between calls; clamp anyway, so
+                    // a caller that consumed from it cannot make this panic.
+                    let scanned = scanned.min(buf.len());
                     let Some(nl) = memchr::memchr(b'\n', &buf[scanned..]) else {
                         self.steps += (buf.len() - scanned) as u64 + 17;
                         check_size_prefix(buf)?;
@@ -362,7 +365,7 @@ impl ChunkedDecoder {
             _ => {}
         }
         // Search the new bytes for the LF that ends the empty line.
-        let from = scanned.saturating_sub(2);
+        let from = scanned.saturating_sub(2).min(buf.len());
         let mut end = None;
         for nl in memchr::memchr_iter(b'\n', &buf[from..]).map(|i| from + i) {
             let ends = (nl >= 2 && buf[nl - 1] == b'\r' && buf[nl - 2] == b'\n')
