@@ -2,10 +2,12 @@
 //!
 //! This crate will hold, each in its own module:
 //!
-//! - `h1`: a zero-copy request and response head parser, body framing
-//!   (Content-Length, chunked, close-delimited) with request-smuggling
-//!   defences, the HTTP/1 sniffer, and tokio client and server connection
-//!   drivers with a forwarding helper.
+//! - [`h1`]: a zero-copy request and response head parser (at least as
+//!   fast as httparse, stricter), body framing (Content-Length, chunked
+//!   with extensions and trailers, close-delimited) with every
+//!   request-smuggling defence as its own error, the HTTP/1 sniffer, and
+//!   tokio server and client connection drivers, a pool and a forwarding
+//!   helper.
 //! - `h2`: the RFC 9113 frame codec, HPACK (RFC 7541), the client preface
 //!   sniffer, connection and stream state with flow control, and hardening
 //!   against the known HTTP/2 attacks.
@@ -15,3 +17,5 @@
 //! Every connection driver dials upstreams through
 //! [`mesh_core::Connect`], so it runs over plain TCP or mTLS alike.
 #![forbid(unsafe_code)]
+
+pub mod h1;
