@@ -15,3 +15,5 @@
 //! Every connection driver dials upstreams through
 //! [`mesh_core::Connect`], so it runs over plain TCP or mTLS alike.
 #![forbid(unsafe_code)]
+
+pub mod h2;
