@@ -1,11 +1,13 @@
 //! The frame codec under every split of its input, arbitrary frames
 //! round-tripped, and arbitrary bytes.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mesh_core::Side;
 use mesh_http::h2::frame::{
-    Continuation, Data, Frame, FrameCodec, FrameType, GoAway, Head, Headers, Limits, Ping, Priority,
-    PrioritySpec, PushPromise, RstStream, Settings, StreamId, Unknown, WindowUpdate,
+    Continuation, Data, Frame, FrameCodec, FrameType, GoAway, Head, Headers, Limits, Ping,
+    Priority, PrioritySpec, PushPromise, RstStream, Settings, StreamId, Unknown, WindowUpdate,
 };
 use mesh_http::h2::{ErrorCode, PREFACE};
 use proptest::prelude::*;
@@ -29,7 +31,9 @@ fn sequence() -> Vec<Frame> {
         WindowUpdate::new(StreamId::CONNECTION, 1 << 16).into(),
         Headers {
             stream_id: s(1),
-            block: Bytes::from_static(b"\x82\x86\x84\x41\x8a\x08\x9d\x5c\x0b\x81\x70\xdc\x78\x0f\x03"),
+            block: Bytes::from_static(
+                b"\x82\x86\x84\x41\x8a\x08\x9d\x5c\x0b\x81\x70\xdc\x78\x0f\x03",
+            ),
             end_stream: false,
             end_headers: false,
             priority: Some(PrioritySpec {
@@ -157,7 +161,11 @@ fn waiting_for_a_large_frame_does_no_work_per_byte() {
         buf.put_u8(*b);
         calls += 1;
         assert!(c.decode(&mut buf).unwrap().is_none());
-        assert_eq!(buf.len(), calls, "nothing consumed before the frame is whole");
+        assert_eq!(
+            buf.len(),
+            calls,
+            "nothing consumed before the frame is whole"
+        );
     }
     buf.put_u8(wire[wire.len() - 1]);
     assert!(matches!(c.decode(&mut buf).unwrap(), Some(Frame::Data(d)) if d.data.len() == 16_000));
@@ -212,36 +220,101 @@ fn settings() -> impl Strategy<Value = Settings> {
 
 fn frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
-        (stream(), bytes(2000), any::<bool>(), prop::option::of(any::<u8>())).prop_map(
-            |(stream_id, data, end_stream, padding)| Data { stream_id, data, end_stream, padding }.into()
-        ),
-        (stream(), bytes(2000), any::<bool>(), any::<bool>(), prop::option::of(priority_spec()), prop::option::of(any::<u8>()))
-            .prop_filter("no self-dependency", |(s, _, _, _, p, _)| p.is_none_or(|p| p.dependency != *s))
-            .prop_map(|(stream_id, block, end_stream, end_headers, priority, padding)| Headers {
-                stream_id, block, end_stream, end_headers, priority, padding
-            }.into()),
+        (
+            stream(),
+            bytes(2000),
+            any::<bool>(),
+            prop::option::of(any::<u8>())
+        )
+            .prop_map(|(stream_id, data, end_stream, padding)| Data {
+                stream_id,
+                data,
+                end_stream,
+                padding
+            }
+            .into()),
+        (
+            stream(),
+            bytes(2000),
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of(priority_spec()),
+            prop::option::of(any::<u8>())
+        )
+            .prop_filter("no self-dependency", |(s, _, _, _, p, _)| p
+                .is_none_or(|p| p.dependency != *s))
+            .prop_map(
+                |(stream_id, block, end_stream, end_headers, priority, padding)| Headers {
+                    stream_id,
+                    block,
+                    end_stream,
+                    end_headers,
+                    priority,
+                    padding
+                }
+                .into()
+            ),
         (stream(), priority_spec())
             .prop_filter("no self-dependency", |(s, p)| p.dependency != *s)
             .prop_map(|(stream_id, spec)| Priority { stream_id, spec }.into()),
-        (stream(), any::<u32>()).prop_map(|(s, c)| RstStream::new(s, ErrorCode::from_u32(c)).into()),
+        (stream(), any::<u32>())
+            .prop_map(|(s, c)| RstStream::new(s, ErrorCode::from_u32(c)).into()),
         settings().prop_map(Frame::from),
-        (stream(), stream(), bytes(500), any::<bool>(), prop::option::of(any::<u8>())).prop_map(
-            |(stream_id, promised_id, block, end_headers, padding)| PushPromise {
-                stream_id, promised_id, block, end_headers, padding
-            }.into()
-        ),
+        (
+            stream(),
+            stream(),
+            bytes(500),
+            any::<bool>(),
+            prop::option::of(any::<u8>())
+        )
+            .prop_map(|(stream_id, promised_id, block, end_headers, padding)| {
+                PushPromise {
+                    stream_id,
+                    promised_id,
+                    block,
+                    end_headers,
+                    padding,
+                }
+                .into()
+            }),
         (any::<bool>(), any::<[u8; 8]>()).prop_map(|(ack, payload)| Ping { ack, payload }.into()),
-        (0u32..=StreamId::MAX.get(), any::<u32>(), bytes(100)).prop_map(|(l, c, debug_data)| GoAway {
-            last_stream_id: StreamId::new(l), code: ErrorCode::from_u32(c), debug_data
-        }.into()),
-        (0u32..=StreamId::MAX.get(), 1u32..=WindowUpdate::MAX_INCREMENT)
+        (0u32..=StreamId::MAX.get(), any::<u32>(), bytes(100)).prop_map(|(l, c, debug_data)| {
+            GoAway {
+                last_stream_id: StreamId::new(l),
+                code: ErrorCode::from_u32(c),
+                debug_data,
+            }
+            .into()
+        }),
+        (
+            0u32..=StreamId::MAX.get(),
+            1u32..=WindowUpdate::MAX_INCREMENT
+        )
             .prop_map(|(s, i)| WindowUpdate::new(StreamId::new(s), i).into()),
-        (stream(), bytes(500), any::<bool>())
-            .prop_map(|(stream_id, block, end_headers)| Continuation { stream_id, block, end_headers }.into()),
-        (10u8..=255, any::<u8>(), 0u32..=StreamId::MAX.get(), bytes(300)).prop_map(|(t, flags, s, payload)| Unknown {
-            head: Head { length: payload.len() as u32, kind: FrameType::from_u8(t), flags, stream_id: StreamId::new(s) },
-            payload,
-        }.into()),
+        (stream(), bytes(500), any::<bool>()).prop_map(|(stream_id, block, end_headers)| {
+            Continuation {
+                stream_id,
+                block,
+                end_headers,
+            }
+            .into()
+        }),
+        (
+            10u8..=255,
+            any::<u8>(),
+            0u32..=StreamId::MAX.get(),
+            bytes(300)
+        )
+            .prop_map(|(t, flags, s, payload)| Unknown {
+                head: Head {
+                    length: payload.len() as u32,
+                    kind: FrameType::from_u8(t),
+                    flags,
+                    stream_id: StreamId::new(s)
+                },
+                payload,
+            }
+            .into()),
     ]
 }
 

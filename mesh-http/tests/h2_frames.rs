@@ -2,6 +2,8 @@
 //! padding and unknown flags, unknown types, every frame-level error and
 //! its RFC 9113 code, the maximum frame size both ways, CONTINUATION
 //! splitting, and the client preface.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mesh_core::{ErrorClass, Side};
@@ -99,7 +101,12 @@ fn every_frame_type_decodes_and_encodes() {
             Frame::RstStream(RstStream::new(sid(1), ErrorCode::CANCEL)),
         ),
         (
-            raw(0x4, 0, 0, b"\0\x01\0\0\x10\0\0\x03\0\0\0\x64\0\x04\0\x01\0\0\0\x05\0\0\x40\0"),
+            raw(
+                0x4,
+                0,
+                0,
+                b"\0\x01\0\0\x10\0\0\x03\0\0\0\x64\0\x04\0\x01\0\0\0\x05\0\0\x40\0",
+            ),
             Frame::Settings(Settings {
                 header_table_size: Some(4096),
                 max_concurrent_streams: Some(100),
@@ -129,8 +136,14 @@ fn every_frame_type_decodes_and_encodes() {
                 padding: Some(1),
             }),
         ),
-        (raw(0x6, 0, 0, b"12345678"), Frame::Ping(Ping::new(*b"12345678"))),
-        (raw(0x6, 0x1, 0, b"12345678"), Frame::Ping(Ping::new(*b"12345678").to_ack())),
+        (
+            raw(0x6, 0, 0, b"12345678"),
+            Frame::Ping(Ping::new(*b"12345678")),
+        ),
+        (
+            raw(0x6, 0x1, 0, b"12345678"),
+            Frame::Ping(Ping::new(*b"12345678").to_ack()),
+        ),
         (
             raw(0x7, 0, 0, b"\0\0\0\x09\0\0\0\x0bcalm down"),
             Frame::GoAway(GoAway {
@@ -178,7 +191,12 @@ fn unknown_flags_and_settings_and_reserved_bits_are_ignored() {
     // ...and re-encoded without them.
     assert_eq!(encode(&f), raw(0x0, 0, 1, b"x"));
     // Unknown settings ids are skipped; the last of a repeated id wins.
-    let f = decode_one(&raw(0x4, 0, 0, b"\0\x63\0\0\0\x01\0\x03\0\0\0\x01\0\x03\0\0\0\x02"));
+    let f = decode_one(&raw(
+        0x4,
+        0,
+        0,
+        b"\0\x63\0\0\0\x01\0\x03\0\0\0\x01\0\x03\0\0\0\x02",
+    ));
     assert_eq!(
         f,
         Frame::Settings(Settings {
@@ -200,37 +218,187 @@ fn unknown_flags_and_settings_and_reserved_bits_are_ignored() {
 fn error_cases() -> Vec<(&'static str, Vec<u8>, ErrorCode, Option<u32>)> {
     use ErrorCode as C;
     vec![
-        ("DATA on stream 0", raw(0x0, 0, 0, b"x"), C::PROTOCOL_ERROR, None),
-        ("DATA padding too long", raw(0x0, 0x8, 1, b"\x05abcd"), C::PROTOCOL_ERROR, None),
+        (
+            "DATA on stream 0",
+            raw(0x0, 0, 0, b"x"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "DATA padding too long",
+            raw(0x0, 0x8, 1, b"\x05abcd"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
         // DATA cannot change connection state (RFC 9113 §4.2): a stream error.
-        ("DATA padded but empty", raw(0x0, 0x8, 1, b""), C::FRAME_SIZE_ERROR, Some(1)),
-        ("HEADERS on stream 0", raw(0x1, 0x4, 0, b"\x82"), C::PROTOCOL_ERROR, None),
-        ("HEADERS priority cut", raw(0x1, 0x20, 1, b"\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("HEADERS pad eats priority", raw(0x1, 0x28, 1, b"\x03\0\0\0\x03\x10\0\0"), C::PROTOCOL_ERROR, None),
-        ("HEADERS self dependency", raw(0x1, 0x24, 3, b"\0\0\0\x03\x10\x82"), C::PROTOCOL_ERROR, Some(3)),
-        ("PRIORITY of 4 bytes", raw(0x2, 0, 3, b"\0\0\0\x01"), C::FRAME_SIZE_ERROR, Some(3)),
-        ("PRIORITY on stream 0", raw(0x2, 0, 0, b"\0\0\0\x01\x10"), C::PROTOCOL_ERROR, None),
-        ("PRIORITY self dependency", raw(0x2, 0, 5, b"\0\0\0\x05\x10"), C::PROTOCOL_ERROR, Some(5)),
-        ("RST_STREAM of 3 bytes", raw(0x3, 0, 1, b"\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("RST_STREAM on stream 0", raw(0x3, 0, 0, b"\0\0\0\0"), C::PROTOCOL_ERROR, None),
-        ("SETTINGS of 5 bytes", raw(0x4, 0, 0, b"\0\x01\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("SETTINGS ack with payload", raw(0x4, 0x1, 0, b"\0\x01\0\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("SETTINGS on stream 1", raw(0x4, 0, 1, b""), C::PROTOCOL_ERROR, None),
-        ("ENABLE_PUSH 2", raw(0x4, 0, 0, b"\0\x02\0\0\0\x02"), C::PROTOCOL_ERROR, None),
-        ("INITIAL_WINDOW_SIZE 2^31", raw(0x4, 0, 0, b"\0\x04\x80\0\0\0"), C::FLOW_CONTROL_ERROR, None),
-        ("MAX_FRAME_SIZE 16383", raw(0x4, 0, 0, b"\0\x05\0\0\x3f\xff"), C::PROTOCOL_ERROR, None),
-        ("MAX_FRAME_SIZE 2^24", raw(0x4, 0, 0, b"\0\x05\x01\0\0\0"), C::PROTOCOL_ERROR, None),
-        ("ENABLE_CONNECT_PROTOCOL 7", raw(0x4, 0, 0, b"\0\x08\0\0\0\x07"), C::PROTOCOL_ERROR, None),
-        ("PUSH_PROMISE of 3 bytes", raw(0x5, 0x4, 1, b"\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("PUSH_PROMISE on stream 0", raw(0x5, 0x4, 0, b"\0\0\0\x02"), C::PROTOCOL_ERROR, None),
-        ("PING of 7 bytes", raw(0x6, 0, 0, b"1234567"), C::FRAME_SIZE_ERROR, None),
-        ("PING on stream 1", raw(0x6, 0, 1, b"12345678"), C::PROTOCOL_ERROR, None),
-        ("GOAWAY of 7 bytes", raw(0x7, 0, 0, b"\0\0\0\0\0\0\0"), C::FRAME_SIZE_ERROR, None),
-        ("GOAWAY on stream 1", raw(0x7, 0, 1, b"\0\0\0\0\0\0\0\0"), C::PROTOCOL_ERROR, None),
-        ("WINDOW_UPDATE of 5 bytes", raw(0x8, 0, 1, b"\0\0\0\x01\0"), C::FRAME_SIZE_ERROR, None),
-        ("WINDOW_UPDATE 0 on the connection", raw(0x8, 0, 0, b"\0\0\0\0"), C::PROTOCOL_ERROR, None),
-        ("WINDOW_UPDATE 0 on a stream", raw(0x8, 0, 3, b"\x80\0\0\0"), C::PROTOCOL_ERROR, Some(3)),
-        ("CONTINUATION on stream 0", raw(0x9, 0x4, 0, b"\x82"), C::PROTOCOL_ERROR, None),
+        (
+            "DATA padded but empty",
+            raw(0x0, 0x8, 1, b""),
+            C::FRAME_SIZE_ERROR,
+            Some(1),
+        ),
+        (
+            "HEADERS on stream 0",
+            raw(0x1, 0x4, 0, b"\x82"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "HEADERS priority cut",
+            raw(0x1, 0x20, 1, b"\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "HEADERS pad eats priority",
+            raw(0x1, 0x28, 1, b"\x03\0\0\0\x03\x10\0\0"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "HEADERS self dependency",
+            raw(0x1, 0x24, 3, b"\0\0\0\x03\x10\x82"),
+            C::PROTOCOL_ERROR,
+            Some(3),
+        ),
+        (
+            "PRIORITY of 4 bytes",
+            raw(0x2, 0, 3, b"\0\0\0\x01"),
+            C::FRAME_SIZE_ERROR,
+            Some(3),
+        ),
+        (
+            "PRIORITY on stream 0",
+            raw(0x2, 0, 0, b"\0\0\0\x01\x10"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "PRIORITY self dependency",
+            raw(0x2, 0, 5, b"\0\0\0\x05\x10"),
+            C::PROTOCOL_ERROR,
+            Some(5),
+        ),
+        (
+            "RST_STREAM of 3 bytes",
+            raw(0x3, 0, 1, b"\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "RST_STREAM on stream 0",
+            raw(0x3, 0, 0, b"\0\0\0\0"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "SETTINGS of 5 bytes",
+            raw(0x4, 0, 0, b"\0\x01\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "SETTINGS ack with payload",
+            raw(0x4, 0x1, 0, b"\0\x01\0\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "SETTINGS on stream 1",
+            raw(0x4, 0, 1, b""),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "ENABLE_PUSH 2",
+            raw(0x4, 0, 0, b"\0\x02\0\0\0\x02"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "INITIAL_WINDOW_SIZE 2^31",
+            raw(0x4, 0, 0, b"\0\x04\x80\0\0\0"),
+            C::FLOW_CONTROL_ERROR,
+            None,
+        ),
+        (
+            "MAX_FRAME_SIZE 16383",
+            raw(0x4, 0, 0, b"\0\x05\0\0\x3f\xff"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "MAX_FRAME_SIZE 2^24",
+            raw(0x4, 0, 0, b"\0\x05\x01\0\0\0"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "ENABLE_CONNECT_PROTOCOL 7",
+            raw(0x4, 0, 0, b"\0\x08\0\0\0\x07"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "PUSH_PROMISE of 3 bytes",
+            raw(0x5, 0x4, 1, b"\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "PUSH_PROMISE on stream 0",
+            raw(0x5, 0x4, 0, b"\0\0\0\x02"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "PING of 7 bytes",
+            raw(0x6, 0, 0, b"1234567"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "PING on stream 1",
+            raw(0x6, 0, 1, b"12345678"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "GOAWAY of 7 bytes",
+            raw(0x7, 0, 0, b"\0\0\0\0\0\0\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "GOAWAY on stream 1",
+            raw(0x7, 0, 1, b"\0\0\0\0\0\0\0\0"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "WINDOW_UPDATE of 5 bytes",
+            raw(0x8, 0, 1, b"\0\0\0\x01\0"),
+            C::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "WINDOW_UPDATE 0 on the connection",
+            raw(0x8, 0, 0, b"\0\0\0\0"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
+        (
+            "WINDOW_UPDATE 0 on a stream",
+            raw(0x8, 0, 3, b"\x80\0\0\0"),
+            C::PROTOCOL_ERROR,
+            Some(3),
+        ),
+        (
+            "CONTINUATION on stream 0",
+            raw(0x9, 0x4, 0, b"\x82"),
+            C::PROTOCOL_ERROR,
+            None,
+        ),
     ]
 }
 
@@ -241,13 +409,20 @@ fn every_frame_error_maps_to_its_rfc_code() {
         let mut buf = BytesMut::from(&wire[..]);
         let err = c.decode(&mut buf).expect_err(what);
         assert_eq!(err.code(), code, "{what}: {err}");
-        assert_eq!(err.stream_error().map(StreamId::get), stream, "{what}: {err}");
+        assert_eq!(
+            err.stream_error().map(StreamId::get),
+            stream,
+            "{what}: {err}"
+        );
         assert_eq!(err.side(), Side::Downstream);
         assert!(!err.retry_safe());
         // A stream error consumed the frame: the next one decodes.
         if stream.is_some() {
             buf.put_slice(&raw(0x6, 0, 0, b"abcdefgh"));
-            assert_eq!(c.decode(&mut buf).unwrap(), Some(Frame::Ping(Ping::new(*b"abcdefgh"))));
+            assert_eq!(
+                c.decode(&mut buf).unwrap(),
+                Some(Frame::Ping(Ping::new(*b"abcdefgh")))
+            );
         }
     }
 }
@@ -262,7 +437,11 @@ fn the_max_frame_size_is_enforced_before_the_payload_arrives() {
     let err = c.decode(&mut buf).unwrap_err();
     assert!(matches!(
         err.kind(),
-        FrameErrorKind::TooLarge { length: 16_385, max: 16_384, .. }
+        FrameErrorKind::TooLarge {
+            length: 16_385,
+            max: 16_384,
+            ..
+        }
     ));
     assert_eq!(err.code(), ErrorCode::FRAME_SIZE_ERROR);
     // DATA cannot change connection state: a stream error, and the rest of
@@ -281,7 +460,10 @@ fn the_max_frame_size_is_enforced_before_the_payload_arrives() {
     let mut c = codec();
     let mut buf = BytesMut::from(&raw(0x1, 0x4, 1, &vec![0x82; 16_385])[..]);
     let err = c.decode(&mut buf).unwrap_err();
-    assert_eq!((err.code(), err.stream_error()), (ErrorCode::FRAME_SIZE_ERROR, None));
+    assert_eq!(
+        (err.code(), err.stream_error()),
+        (ErrorCode::FRAME_SIZE_ERROR, None)
+    );
     // Once our larger SETTINGS_MAX_FRAME_SIZE is acknowledged, it is fine.
     let mut c = codec();
     c.set_max_recv_frame_size(1 << 20);
@@ -295,7 +477,14 @@ fn sending_respects_the_peers_max_frame_size() {
     let mut out = BytesMut::new();
     let data = Frame::Data(Data::new(sid(1), Bytes::from(vec![0; 16_385])));
     let err = c.encode(&data, &mut out).unwrap_err();
-    assert!(matches!(err.kind(), FrameErrorKind::SendTooLarge { length: 16_385, max: 16_384, .. }));
+    assert!(matches!(
+        err.kind(),
+        FrameErrorKind::SendTooLarge {
+            length: 16_385,
+            max: 16_384,
+            ..
+        }
+    ));
     assert_eq!(err.side(), Side::Internal);
     assert!(out.is_empty());
     c.set_max_send_frame_size(20_000);
@@ -320,7 +509,10 @@ fn sending_respects_the_peers_max_frame_size() {
     ] {
         let mut out = BytesMut::new();
         let err = c.encode(&bad, &mut out).unwrap_err();
-        assert!(matches!(err.kind(), FrameErrorKind::InvalidSend { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err.kind(), FrameErrorKind::InvalidSend { .. }),
+            "{bad:?}: {err}"
+        );
         assert!(out.is_empty());
     }
 }
@@ -349,7 +541,9 @@ fn large_field_blocks_are_split_into_continuation_frames() {
         frames.push(f);
     }
     assert_eq!(frames.len(), 3);
-    let Frame::Headers(first) = &frames[0] else { panic!() };
+    let Frame::Headers(first) = &frames[0] else {
+        panic!()
+    };
     assert!(first.end_stream && !first.end_headers);
     assert_eq!(first.priority, headers.priority);
     assert_eq!(first.padding, Some(10));
@@ -369,9 +563,13 @@ fn large_field_blocks_are_split_into_continuation_frames() {
         padding: None,
     };
     c.encode(Frame::PushPromise(promise), &mut out).unwrap();
-    let Some(Frame::PushPromise(p)) = c.decode(&mut out).unwrap() else { panic!() };
+    let Some(Frame::PushPromise(p)) = c.decode(&mut out).unwrap() else {
+        panic!()
+    };
     assert!(!p.end_headers);
-    let Some(Frame::Continuation(k)) = c.decode(&mut out).unwrap() else { panic!() };
+    let Some(Frame::Continuation(k)) = c.decode(&mut out).unwrap() else {
+        panic!()
+    };
     assert!(k.end_headers);
     assert_eq!(p.block.len() + k.block.len(), 20_000);
 }
@@ -382,8 +580,12 @@ fn payloads_are_slices_of_the_read_buffer() {
     buf.put_slice(&raw(0x1, 0x4, 3, &[0x82; 100]));
     let range = buf.as_ptr_range();
     let mut c = codec();
-    let Some(Frame::Data(d)) = c.decode(&mut buf).unwrap() else { panic!() };
-    let Some(Frame::Headers(h)) = c.decode(&mut buf).unwrap() else { panic!() };
+    let Some(Frame::Data(d)) = c.decode(&mut buf).unwrap() else {
+        panic!()
+    };
+    let Some(Frame::Headers(h)) = c.decode(&mut buf).unwrap() else {
+        panic!()
+    };
     assert!(range.contains(&d.data.as_ptr()));
     assert!(range.contains(&h.block.as_ptr()));
 }
@@ -397,7 +599,10 @@ fn the_client_preface_is_checked_first() {
         let mut buf = BytesMut::from(&input[..split]);
         assert_eq!(c.decode(&mut buf).unwrap(), None, "split at {split}");
         buf.put_slice(&input[split..]);
-        assert_eq!(c.decode(&mut buf).unwrap(), Some(Frame::Settings(Settings::default())));
+        assert_eq!(
+            c.decode(&mut buf).unwrap(),
+            Some(Frame::Settings(Settings::default()))
+        );
     }
     let mut c = codec().expect_preface();
     let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
@@ -408,12 +613,22 @@ fn the_client_preface_is_checked_first() {
 
 #[test]
 fn heads_parse_from_any_slice() {
-    let wire = raw(0x1, flags::END_HEADERS | flags::END_STREAM, 0x8000_0007, b"abc");
+    let wire = raw(
+        0x1,
+        flags::END_HEADERS | flags::END_STREAM,
+        0x8000_0007,
+        b"abc",
+    );
     let head = Head::parse(&wire).unwrap();
     assert_eq!(head.length, 3);
     assert_eq!(head.kind, FrameType::HEADERS);
     assert!(head.has(flags::END_HEADERS));
     assert_eq!(head.stream_id, sid(7));
     assert_eq!(Head::parse(&wire[..8]), None);
-    assert_eq!(Frame::decode(&head, Bytes::copy_from_slice(&wire[9..]), Side::Upstream).unwrap().stream_id(), sid(7));
+    assert_eq!(
+        Frame::decode(&head, Bytes::copy_from_slice(&wire[9..]), Side::Upstream)
+            .unwrap()
+            .stream_id(),
+        sid(7)
+    );
 }

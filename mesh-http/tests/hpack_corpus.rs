@@ -6,6 +6,8 @@
 //!    setting following each case's `header_table_size`.
 //! 2. Every story's header lists, encoded by our encoder and decoded by our
 //!    decoder (in every indexing mode), come back unchanged.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,7 +36,14 @@ fn fixtures_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path", manifest])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+            manifest,
+        ])
         .output()
         .expect("run cargo metadata");
     assert!(
@@ -180,8 +189,11 @@ fn round_trip(story: &Story, config: EncoderConfig) -> usize {
             decoder.set_max_table_size(size);
             encoder.set_peer_max_table_size(size);
         }
-        let fields: Vec<(&str, &str)> =
-            case.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let fields: Vec<(&str, &str)> = case
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let mut block = BytesMut::new();
         encoder.encode(fields.iter().copied(), &mut block);
         total += block.len();
@@ -199,7 +211,11 @@ fn round_trip(story: &Story, config: EncoderConfig) -> usize {
             let sensitive = f.name == "authorization"
                 || f.name == "proxy-authorization"
                 || f.name == "cookie" && f.value.len() < 20;
-            assert_eq!(f.never_indexed, config.sensitive_defaults && sensitive, "{f:?}");
+            assert_eq!(
+                f.never_indexed,
+                config.sensitive_defaults && sensitive,
+                "{f:?}"
+            );
         }
     }
     total

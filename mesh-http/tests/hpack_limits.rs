@@ -1,5 +1,7 @@
 //! HPACK decoder limits and ordering rules, and the encoder's handling of
 //! sensitive fields and table size changes.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mesh_core::{ErrorClass, Side};
@@ -24,7 +26,9 @@ fn decoder() -> Decoder {
 
 fn decode(d: &mut Decoder, block: &Bytes) -> Result<Vec<Field>, HpackErrorKind> {
     let mut out = Vec::new();
-    d.decode(block, &mut out).map(|()| out).map_err(|e| e.kind().clone())
+    d.decode(block, &mut out)
+        .map(|()| out)
+        .map_err(|e| e.kind().clone())
 }
 
 #[test]
@@ -50,7 +54,10 @@ fn a_decompression_bomb_is_an_error_not_an_allocation() {
     assert_eq!(err.code(), ErrorCode::PROTOCOL_ERROR);
     assert_eq!(err.side(), Side::Downstream);
     assert!(!err.retry_safe());
-    assert!(err.to_string().contains("exceeds the limit of 65536"), "{err}");
+    assert!(
+        err.to_string().contains("exceeds the limit of 65536"),
+        "{err}"
+    );
     // The table stayed in step with the peer: the next block works.
     let next = decode(&mut d, &Bytes::from_static(&[0xbe])).unwrap();
     assert_eq!(next[0].value.len(), 4000);
@@ -70,7 +77,10 @@ fn an_oversized_list_still_updates_the_table() {
     let block = unhex("4001 6101 31 4001 6201 32");
     assert!(matches!(
         decode(&mut d, &block),
-        Err(HpackErrorKind::HeaderListTooLarge { size: 68, limit: 40 })
+        Err(HpackErrorKind::HeaderListTooLarge {
+            size: 68,
+            limit: 40
+        })
     ));
     assert_eq!(d.table_len(), 2);
     let f = decode(&mut d, &unhex("be")).unwrap();
@@ -89,7 +99,13 @@ fn table_size_updates_must_come_first_and_within_the_setting() {
     let mut d = decoder();
     // 4097 > 4096.
     let err = decode(&mut d, &unhex("3fe2 1f")).unwrap_err();
-    assert_eq!(err, HpackErrorKind::TableSizeTooLarge { size: 4097, max: 4096 });
+    assert_eq!(
+        err,
+        HpackErrorKind::TableSizeTooLarge {
+            size: 4097,
+            max: 4096
+        }
+    );
     let mut d = decoder();
     let err = decode(&mut d, &unhex("82 3f11")).unwrap_err();
     assert_eq!(err, HpackErrorKind::TableSizeUpdateNotFirst);
@@ -114,7 +130,13 @@ fn lowering_the_setting_requires_an_update_in_the_next_block() {
     d2.set_max_table_size(1000);
     d2.set_max_table_size(2000);
     let err = decode(&mut d2, &unhex("3fb1 0f 82")).unwrap_err(); // 2000
-    assert_eq!(err, HpackErrorKind::TableSizeTooLarge { size: 2000, max: 1000 });
+    assert_eq!(
+        err,
+        HpackErrorKind::TableSizeTooLarge {
+            size: 2000,
+            max: 1000
+        }
+    );
     // 1000 then 2000: fine, and the table ends at 2000.
     let f = decode(&mut d, &unhex("3fc9 07 3fb1 0f 82")).unwrap();
     assert_eq!(f.len(), 1);
@@ -127,17 +149,54 @@ fn lowering_the_setting_requires_an_update_in_the_next_block() {
 #[test]
 fn malformed_blocks_are_compression_errors() {
     let cases: &[(&str, HpackErrorKind)] = &[
-        ("80", HpackErrorKind::InvalidIndex { index: 0, table_len: 61 }),
-        ("be", HpackErrorKind::InvalidIndex { index: 62, table_len: 61 }),
-        ("7f00", HpackErrorKind::InvalidIndex { index: 63, table_len: 61 }),
+        (
+            "80",
+            HpackErrorKind::InvalidIndex {
+                index: 0,
+                table_len: 61,
+            },
+        ),
+        (
+            "be",
+            HpackErrorKind::InvalidIndex {
+                index: 62,
+                table_len: 61,
+            },
+        ),
+        (
+            "7f00",
+            HpackErrorKind::InvalidIndex {
+                index: 63,
+                table_len: 61,
+            },
+        ),
         ("ff", HpackErrorKind::Truncated { what: "an integer" }),
         ("ffff ffff ff0f", HpackErrorKind::IntegerOverflow),
-        ("40", HpackErrorKind::Truncated { what: "a string length" }),
+        (
+            "40",
+            HpackErrorKind::Truncated {
+                what: "a string length",
+            },
+        ),
         ("4003 61", HpackErrorKind::Truncated { what: "a string" }),
-        ("0001 61", HpackErrorKind::Truncated { what: "a string length" }),
-        ("0001 6184 ffff ffff", HpackErrorKind::Huffman(HuffmanError::Eos)),
-        ("0001 6183 ffff ff", HpackErrorKind::Huffman(HuffmanError::Padding)),
-        ("0001 6181 00", HpackErrorKind::Huffman(HuffmanError::Padding)),
+        (
+            "0001 61",
+            HpackErrorKind::Truncated {
+                what: "a string length",
+            },
+        ),
+        (
+            "0001 6184 ffff ffff",
+            HpackErrorKind::Huffman(HuffmanError::Eos),
+        ),
+        (
+            "0001 6183 ffff ff",
+            HpackErrorKind::Huffman(HuffmanError::Padding),
+        ),
+        (
+            "0001 6181 00",
+            HpackErrorKind::Huffman(HuffmanError::Padding),
+        ),
     ];
     for (wire, want) in cases {
         let mut d = decoder();
@@ -255,8 +314,10 @@ fn entries_larger_than_the_table_empty_it_on_both_sides() {
         e.encode(fields.iter().copied(), &mut wire);
         let out = decode(&mut d, &wire.freeze()).unwrap();
         let got: Vec<(&[u8], &[u8])> = out.iter().map(|f| (&f.name[..], &f.value[..])).collect();
-        let want: Vec<(&[u8], &[u8])> =
-            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+        let want: Vec<(&[u8], &[u8])> = fields
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
         assert_eq!(got, want);
         assert!(d.table_size() <= 100);
     }

@@ -1,6 +1,8 @@
 //! Property tests: header lists round-trip through our encoder and decoder
 //! across blocks and table size changes, in every encoder mode; arbitrary
 //! bytes never make the decoder panic; Huffman round-trips any bytes.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
@@ -11,8 +13,16 @@ fn name() -> impl Strategy<Value = Bytes> {
     prop_oneof![
         // Names in the static table, with and without static values.
         prop::sample::select(vec![
-            ":method", ":path", ":status", ":authority", "accept-encoding", "cookie",
-            "authorization", "set-cookie", "user-agent", "content-length",
+            ":method",
+            ":path",
+            ":status",
+            ":authority",
+            "accept-encoding",
+            "cookie",
+            "authorization",
+            "set-cookie",
+            "user-agent",
+            "content-length",
         ])
         .prop_map(|s| Bytes::from_static(s.as_bytes())),
         // A small pool of custom names, so they repeat and get indexed.
@@ -62,16 +72,20 @@ fn config() -> impl Strategy<Value = EncoderConfig> {
         prop::sample::select(vec![Indexing::Selective, Indexing::All, Indexing::Never]),
         any::<bool>(),
     )
-        .prop_map(|(max_table_size, huffman, indexing, sensitive_defaults)| EncoderConfig {
-            max_table_size,
-            huffman,
-            indexing,
-            sensitive_defaults,
-        })
+        .prop_map(
+            |(max_table_size, huffman, indexing, sensitive_defaults)| EncoderConfig {
+                max_table_size,
+                huffman,
+                indexing,
+                sensitive_defaults,
+            },
+        )
 }
 
 fn sensitive_default(f: &Field) -> bool {
-    f.name == "authorization" || f.name == "proxy-authorization" || f.name == "cookie" && f.value.len() < 20
+    f.name == "authorization"
+        || f.name == "proxy-authorization"
+        || f.name == "cookie" && f.value.len() < 20
 }
 
 proptest! {

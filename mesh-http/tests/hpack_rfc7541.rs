@@ -1,6 +1,8 @@
 //! RFC 7541 Appendix C: every example, decoded by our decoder (with the
 //! dynamic table checked after each block, as the RFC lists it) and
 //! produced byte for byte by our encoder.
+// Test helpers too: a panic is a failed assertion with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
@@ -18,7 +20,9 @@ fn unhex(s: &str) -> Bytes {
 /// The dynamic table, read through the public API: a block of indexed
 /// references 62.. changes nothing and decodes to the entries.
 fn table(decoder: &mut Decoder) -> Vec<(String, String)> {
-    let refs: Vec<u8> = (0..decoder.table_len()).map(|i| 0x80 | (62 + i) as u8).collect();
+    let refs: Vec<u8> = (0..decoder.table_len())
+        .map(|i| 0x80 | (62 + i) as u8)
+        .collect();
     let mut fields = Vec::new();
     decoder.decode(&Bytes::from(refs), &mut fields).unwrap();
     fields
@@ -58,10 +62,17 @@ fn run(examples: &[Example], config: EncoderConfig, table_size: usize) {
         decoder.decode(&wire, &mut fields).unwrap();
         let want: Vec<Field> = ex.fields.iter().map(|(n, v)| Field::new(*n, *v)).collect();
         assert_eq!(fields, want, "example {i}");
-        let entries: Vec<(String, String)> =
-            ex.table.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let entries: Vec<(String, String)> = ex
+            .table
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
         assert_eq!(table(&mut decoder), entries, "table after example {i}");
-        assert_eq!(decoder.table_size(), ex.size, "table size after example {i}");
+        assert_eq!(
+            decoder.table_size(),
+            ex.size,
+            "table size after example {i}"
+        );
 
         let mut out = BytesMut::new();
         encoder.encode(ex.fields.iter().copied(), &mut out);
@@ -150,7 +161,10 @@ const REQ3: &[(&str, &str)] = &[
     ("custom-key", "custom-value"),
 ];
 const REQ_T1: &[(&str, &str)] = &[(":authority", "www.example.com")];
-const REQ_T2: &[(&str, &str)] = &[("cache-control", "no-cache"), (":authority", "www.example.com")];
+const REQ_T2: &[(&str, &str)] = &[
+    ("cache-control", "no-cache"),
+    (":authority", "www.example.com"),
+];
 const REQ_T3: &[(&str, &str)] = &[
     ("custom-key", "custom-value"),
     ("cache-control", "no-cache"),
