@@ -244,11 +244,21 @@ fn every_story_round_trips_through_our_encoder() {
     for story in corpus() {
         let s = sizes.entry(&story.implementation).or_default();
         s[0] += story.cases.iter().map(|c| c.wire.len()).sum::<usize>();
-        for (i, config) in configs.iter().enumerate() {
+        // Every story in the default mode. The implementations encoded the
+        // same header lists, so the other modes run on the nghttp2 stories
+        // only (three sets, each with its own table size changes).
+        let modes = if story.implementation.starts_with("nghttp2") {
+            configs.len()
+        } else {
+            1
+        };
+        for (i, config) in configs.iter().enumerate().take(modes) {
             s[i + 1] += round_trip(story, *config);
         }
     }
-    println!("implementation: their bytes, ours (selective, all, never, 256-byte table)");
+    println!(
+        "implementation: their bytes, ours (selective, all, never, 256-byte table; nghttp2* only for the last three)"
+    );
     for (implementation, s) in &sizes {
         println!("{implementation}: {s:?}");
     }
