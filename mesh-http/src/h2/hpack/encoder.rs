@@ -4,7 +4,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::encoder_table::{EncoderTable, Hashes};
 use super::field::{ENTRY_OVERHEAD, FieldRef};
-use super::static_table::{self, Match};
+use super::static_table;
 use super::{huffman, integer};
 
 /// Which literals the encoder adds to the dynamic table.
@@ -53,27 +53,30 @@ impl Default for EncoderConfig {
     }
 }
 
-/// Names [`Indexing::Selective`] does not index.
-fn usually_unique(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b":path"
-            | b"content-length"
-            | b"etag"
-            | b"location"
-            | b"set-cookie"
-            | b"age"
-            | b"if-modified-since"
-            | b"if-none-match"
-    )
-}
+/// Static indices of the names [`Indexing::Selective`] does not index:
+/// `:path` (4), `age` (21), `content-length` (28), `etag` (34),
+/// `if-modified-since` (40), `if-none-match` (41), `location` (46) and
+/// `set-cookie` (55). All are static names, so a name's static index
+/// decides, with no string comparison.
+const USUALLY_UNIQUE: [bool; 62] = {
+    let mut t = [false; 62];
+    let unique = [4, 21, 28, 34, 40, 41, 46, 55];
+    let mut i = 0;
+    while i < unique.len() {
+        t[unique[i]] = true;
+        i += 1;
+    }
+    t
+};
 
-/// Fields encoded never-indexed by default (see
-/// [`EncoderConfig::sensitive_defaults`]).
-fn sensitive(name: &[u8], value: &[u8]) -> bool {
-    match name {
-        b"authorization" | b"proxy-authorization" => true,
-        b"cookie" => value.len() < 20,
+/// Whether a field is encoded never-indexed by default (see
+/// [`EncoderConfig::sensitive_defaults`]), by the static index of its
+/// name: `authorization` (23), `proxy-authorization` (49), and `cookie`
+/// (32) when shorter than 20 bytes.
+fn sensitive(static_name: usize, value: &[u8]) -> bool {
+    match static_name {
+        23 | 49 => true,
+        32 => value.len() < 20,
         _ => false,
     }
 }
@@ -145,53 +148,54 @@ impl Encoder {
     }
 
     fn encode_field(&mut self, f: FieldRef<'_>, dst: &mut BytesMut) {
-        let never = f.never_indexed || self.config.sensitive_defaults && sensitive(f.name, f.value);
         let stat = static_table::find(f.name, f.value);
-        if let (Match::Field(i), false) = (stat, never) {
+        let never = f.never_indexed
+            || self.config.sensitive_defaults && stat.name.is_some_and(|i| sensitive(i, f.value));
+        if let (Some(i), false) = (stat.field, never) {
             integer::encode(dst, 0x80, 7, i);
             return;
         }
-        let index = !never && self.should_index(&f);
-        let hashes = (index || !self.table.is_empty()).then(|| Hashes::of(f.name, f.value));
-        let found = match hashes {
-            Some(h) if !self.table.is_empty() => self.table.find(f.name, f.value, h),
-            _ => Default::default(),
-        };
+        let index = !never && self.should_index(&f, stat.name);
+        if !index && self.table.is_empty() {
+            let high = if never { 0x10 } else { 0x00 };
+            self.literal(dst, high, stat.name, &f);
+            return;
+        }
+        let hashes = Hashes::of(stat.name, f.name, f.value);
+        let found = self.table.find(f.name, f.value, hashes);
         if let (Some(i), false) = (found.field, never) {
             integer::encode(dst, 0x80, 7, i);
             return;
         }
-        let name = match stat {
-            Match::Field(i) | Match::Name(i) => Some(i),
-            Match::None => found.name,
-        };
+        let name = stat.name.or(found.name);
         if never {
-            self.literal(dst, 0x10, 4, name, &f);
-        } else if let (true, Some(h)) = (index, hashes) {
-            self.literal(dst, 0x40, 6, name, &f);
-            self.table.insert(f.name, f.value, h);
+            self.literal(dst, 0x10, name, &f);
+        } else if index {
+            self.literal(dst, 0x40, name, &f);
+            self.table.insert(f.name, f.value, hashes);
         } else {
-            self.literal(dst, 0x00, 4, name, &f);
+            self.literal(dst, 0x00, name, &f);
         }
     }
 
-    fn should_index(&self, f: &FieldRef<'_>) -> bool {
+    fn should_index(&self, f: &FieldRef<'_>, static_name: Option<usize>) -> bool {
         let size = f.name.len() + f.value.len() + ENTRY_OVERHEAD;
         match self.config.indexing {
             Indexing::Never => false,
             Indexing::All => size <= self.table.capacity(),
-            Indexing::Selective => size <= self.table.capacity() / 4 * 3 && !usually_unique(f.name),
+            Indexing::Selective => {
+                size <= self.table.capacity() / 4 * 3
+                    && !static_name.is_some_and(|i| USUALLY_UNIQUE[i])
+            }
         }
     }
 
-    fn literal(
-        &self,
-        dst: &mut BytesMut,
-        high: u8,
-        bits: u8,
-        name: Option<usize>,
-        f: &FieldRef<'_>,
-    ) {
+    /// A literal representation: `high` is its pattern (0x40 with
+    /// incremental indexing and a 6-bit index; 0x10 never indexed or 0x00
+    /// without indexing, both with a 4-bit index).
+    #[inline]
+    fn literal(&self, dst: &mut BytesMut, high: u8, name: Option<usize>, f: &FieldRef<'_>) {
+        let bits = if high == 0x40 { 6 } else { 4 };
         match name {
             Some(i) => integer::encode(dst, high, bits, i),
             None => {
@@ -208,7 +212,7 @@ impl Encoder {
             let len = huffman::encoded_len(s);
             if len < s.len() {
                 integer::encode(dst, 0x80, 7, len);
-                huffman::encode(s, dst);
+                huffman::encode_sized(s, len, dst);
                 return;
             }
         }

@@ -1,47 +1,47 @@
 //! The encoder's dynamic table, with hash indexes to find fields and
 //! names in constant time.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::field::ENTRY_OVERHEAD;
 use super::static_table;
 
-/// An entry: name and value in one allocation.
-#[derive(Debug)]
+/// An entry: where its bytes are in the arena, and its hashes.
+#[derive(Clone, Copy, Debug)]
 struct Entry {
-    bytes: Box<[u8]>,
-    name_len: usize,
-    name_hash: u64,
+    /// Absolute position of the name in the arena (see `EncoderTable::base`).
+    at: u64,
+    name_len: u32,
+    value_len: u32,
     field_hash: u64,
-}
-
-impl Entry {
-    fn name(&self) -> &[u8] {
-        &self.bytes[..self.name_len]
-    }
-
-    fn value(&self) -> &[u8] {
-        &self.bytes[self.name_len..]
-    }
-
-    fn size(&self) -> usize {
-        self.bytes.len() + ENTRY_OVERHEAD
-    }
+    /// `None` for names of the static table, which are never looked up
+    /// in the dynamic one (the static index is as short and never evicted).
+    name_hash: Option<u64>,
 }
 
 /// The hashes of one field, computed once per field.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Hashes {
-    name: u64,
+    name: Option<u64>,
     field: u64,
 }
 
 impl Hashes {
-    pub(super) fn of(name: &[u8], value: &[u8]) -> Hashes {
-        let name = hash_bytes(0x9e37_79b9_7f4a_7c15, name);
+    /// `static_name` is the field name's static index, if it has one: then
+    /// the name need not be hashed.
+    #[inline]
+    pub(super) fn of(static_name: Option<usize>, name: &[u8], value: &[u8]) -> Hashes {
+        let name = match static_name {
+            Some(i) => {
+                return Hashes {
+                    name: None,
+                    field: hash_bytes(i as u64, value),
+                };
+            }
+            None => hash_bytes(SEED, name),
+        };
         Hashes {
-            name,
+            name: Some(name),
             field: hash_bytes(name, value),
         }
     }
@@ -49,21 +49,28 @@ impl Hashes {
 
 /// The encoder's copy of the dynamic table the peer's decoder keeps.
 ///
-/// Entries live in a ring, oldest first; every entry has an insertion
-/// number, and its HPACK index follows from how many were inserted after
-/// it. Two maps from a hash to the newest insertion number with that hash
-/// (of the whole field, of the name) find candidates, and the candidate
-/// is compared byte for byte, so a hash collision only costs compression,
-/// never correctness, and no chain can grow (an attacker who chooses
-/// header values cannot slow lookups down).
+/// Entries are kept oldest first, each with an insertion number; an
+/// entry's HPACK index follows from how many were inserted after it.
+/// Their bytes live in one arena that is appended to and compacted now
+/// and then (no allocation per entry). Two direct-mapped hash indexes (of
+/// whole fields, and of names not in the static table) hold the insertion
+/// number of the newest entry per slot; a candidate is compared byte for
+/// byte, so a collision only costs compression, never correctness, no
+/// chain can grow (an attacker who picks header values cannot slow the
+/// encoder down), and eviction needs no index update (a slot pointing at
+/// an evicted entry is simply stale).
 #[derive(Debug, Default)]
 pub(super) struct EncoderTable {
     entries: VecDeque<Entry>,
+    arena: Vec<u8>,
+    /// The absolute position of `arena[0]`.
+    base: u64,
     size: usize,
     capacity: usize,
     inserted: u64,
-    by_field: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
-    by_name: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
+    /// Insertion number + 1 of the newest entry per slot (0: empty).
+    field_slots: Vec<u64>,
+    name_slots: Vec<u64>,
 }
 
 /// What the dynamic table offers for a field.
@@ -71,16 +78,16 @@ pub(super) struct EncoderTable {
 pub(super) struct Found {
     /// The index of an entry with the same name and value.
     pub(super) field: Option<usize>,
-    /// The index of an entry with the same name.
+    /// The index of an entry with the same name (only for names not in
+    /// the static table).
     pub(super) name: Option<usize>,
 }
 
 impl EncoderTable {
     pub(super) fn new(capacity: usize) -> Self {
-        EncoderTable {
-            capacity,
-            ..EncoderTable::default()
-        }
+        let mut t = EncoderTable::default();
+        t.set_capacity(capacity);
+        t
     }
 
     pub(super) fn capacity(&self) -> usize {
@@ -96,32 +103,54 @@ impl EncoderTable {
         self.size
     }
 
-    /// The HPACK index of insertion number `seq`, if still in the table.
-    fn index(&self, seq: u64) -> Option<usize> {
-        let base = self.inserted - self.entries.len() as u64;
-        let pos = seq.checked_sub(base)? as usize;
-        (pos < self.entries.len()).then(|| static_table::LEN + (self.inserted - seq) as usize)
+    fn first_seq(&self) -> u64 {
+        self.inserted - self.entries.len() as u64
     }
 
-    fn entry(&self, seq: u64) -> Option<&Entry> {
-        let base = self.inserted - self.entries.len() as u64;
-        self.entries.get(seq.checked_sub(base)? as usize)
+    /// The live entry with insertion number `slot - 1`.
+    #[inline]
+    fn live(&self, slot: u64) -> Option<(u64, &Entry)> {
+        let seq = slot.checked_sub(1)?;
+        let e = self
+            .entries
+            .get(seq.checked_sub(self.first_seq())? as usize)?;
+        Some((seq, e))
     }
 
+    #[inline]
+    fn bytes(&self, e: &Entry) -> (&[u8], &[u8]) {
+        let at = (e.at - self.base) as usize;
+        let name_end = at + e.name_len as usize;
+        let end = name_end + e.value_len as usize;
+        (&self.arena[at..name_end], &self.arena[name_end..end])
+    }
+
+    /// The HPACK index of insertion number `seq`.
+    fn index(&self, seq: u64) -> usize {
+        static_table::LEN + (self.inserted - seq) as usize
+    }
+
+    fn slot(slots: &[u64], hash: u64) -> usize {
+        // The top bits: `hash_bytes` mixes them best.
+        (hash >> 40) as usize & (slots.len() - 1)
+    }
+
+    #[inline]
     pub(super) fn find(&self, name: &[u8], value: &[u8], h: Hashes) -> Found {
         let mut found = Found::default();
-        if let Some(&seq) = self.by_field.get(&h.field) {
-            if let Some(e) = self.entry(seq) {
-                if e.name() == name && e.value() == value {
-                    found.field = self.index(seq);
-                    found.name = found.field;
-                    return found;
-                }
+        let slot = self.field_slots[Self::slot(&self.field_slots, h.field)];
+        if let Some((seq, e)) = self.live(slot) {
+            if e.field_hash == h.field && self.bytes(e) == (name, value) {
+                found.field = Some(self.index(seq));
+                return found;
             }
         }
-        if let Some(&seq) = self.by_name.get(&h.name) {
-            if self.entry(seq).is_some_and(|e| e.name() == name) {
-                found.name = self.index(seq);
+        if let Some(nh) = h.name {
+            let slot = self.name_slots[Self::slot(&self.name_slots, nh)];
+            if let Some((seq, e)) = self.live(slot) {
+                if e.name_hash == Some(nh) && self.bytes(e).0 == name {
+                    found.name = Some(self.index(seq));
+                }
             }
         }
         found
@@ -131,120 +160,147 @@ impl EncoderTable {
     pub(super) fn insert(&mut self, name: &[u8], value: &[u8], h: Hashes) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
-            self.clear();
+            self.entries.clear();
+            self.size = 0;
             return;
         }
         self.evict_to(self.capacity - size);
-        let mut bytes = Vec::with_capacity(name.len() + value.len());
-        bytes.extend_from_slice(name);
-        bytes.extend_from_slice(value);
+        // Keep the arena within twice the table: drop the evicted prefix
+        // when it grows past that (amortised O(1) per byte).
+        if self.arena.len() + name.len() + value.len() > 2 * self.capacity.max(2048) {
+            let live = self
+                .entries
+                .front()
+                .map_or(self.base + self.arena.len() as u64, |e| e.at);
+            self.arena.drain(..(live - self.base) as usize);
+            self.base = live;
+        }
+        let at = self.base + self.arena.len() as u64;
+        self.arena.extend_from_slice(name);
+        self.arena.extend_from_slice(value);
         let seq = self.inserted;
         self.inserted += 1;
         self.entries.push_back(Entry {
-            bytes: bytes.into_boxed_slice(),
-            name_len: name.len(),
-            name_hash: h.name,
+            at,
+            name_len: name.len() as u32,
+            value_len: value.len() as u32,
             field_hash: h.field,
+            name_hash: h.name,
         });
         self.size += size;
-        self.by_field.insert(h.field, seq);
-        self.by_name.insert(h.name, seq);
+        let fs = Self::slot(&self.field_slots, h.field);
+        self.field_slots[fs] = seq + 1;
+        if let Some(nh) = h.name {
+            let ns = Self::slot(&self.name_slots, nh);
+            self.name_slots[ns] = seq + 1;
+        }
     }
 
-    /// Changes the maximum size, evicting what no longer fits.
+    /// Changes the maximum size, evicting what no longer fits, and sizes
+    /// the indexes for the most entries the table can hold.
     pub(super) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
         self.evict_to(capacity);
-    }
-
-    fn clear(&mut self) {
-        self.entries.clear();
-        self.by_field.clear();
-        self.by_name.clear();
-        self.size = 0;
+        // At most capacity / 32 entries; 4 slots per entry keeps collisions
+        // (lost compression) rare.
+        let slots = (capacity / 8).clamp(16, 1 << 16).next_power_of_two();
+        if slots != self.field_slots.len() {
+            self.field_slots = vec![0; slots];
+            self.name_slots = vec![0; slots];
+            let first = self.first_seq();
+            for (i, e) in self.entries.iter().enumerate() {
+                let seq = first + i as u64;
+                let fs = Self::slot(&self.field_slots, e.field_hash);
+                self.field_slots[fs] = seq + 1;
+                if let Some(nh) = e.name_hash {
+                    let ns = Self::slot(&self.name_slots, nh);
+                    self.name_slots[ns] = seq + 1;
+                }
+            }
+        }
     }
 
     fn evict_to(&mut self, limit: usize) {
         while self.size > limit {
-            let seq = self.inserted - self.entries.len() as u64;
             let Some(e) = self.entries.pop_front() else {
                 self.size = 0;
                 return;
             };
-            self.size -= e.size();
-            if self.by_field.get(&e.field_hash) == Some(&seq) {
-                self.by_field.remove(&e.field_hash);
-            }
-            if self.by_name.get(&e.name_hash) == Some(&seq) {
-                self.by_name.remove(&e.name_hash);
-            }
+            self.size -= e.name_len as usize + e.value_len as usize + ENTRY_OVERHEAD;
         }
     }
 }
 
-/// A hasher for keys that already are well-mixed 64-bit hashes.
-#[derive(Default)]
-pub(super) struct Prehashed(u64);
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const K1: u64 = 0xa076_1d64_78bd_642f;
+const K2: u64 = 0xe703_7ed1_a0b4_28db;
 
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in anyway.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ (p >> 64) as u64
 }
 
-const K: u64 = 0xf135_7aea_2e62_a9c5;
+#[inline]
+fn read8(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
 
-/// A fast, non-cryptographic hash of `bytes` (8 bytes per step, then a
-/// final avalanche so every bit of the result depends on every input bit).
+#[inline]
+fn read4(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+}
+
+/// A fast, non-cryptographic hash: 16 bytes per multiply, folded. Short
+/// inputs and the tail are read as overlapping words (no copy of the tail
+/// into a buffer, no loop for strings of up to 16 bytes).
+#[inline]
 fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(26);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(26);
-    }
-    h ^= h >> 32;
-    h = h.wrapping_mul(K);
-    h ^ (h >> 29)
+    let len = bytes.len();
+    let mut h = seed ^ (len as u64).wrapping_mul(K1);
+    let (a, b) = if len <= 16 {
+        if len >= 8 {
+            (read8(bytes, 0), read8(bytes, len - 8))
+        } else if len >= 4 {
+            (read4(bytes, 0), read4(bytes, len - 4))
+        } else if len > 0 {
+            let (x, y, z) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+            (u64::from(x) << 16 | u64::from(y) << 8 | u64::from(z), 0)
+        } else {
+            (0, 0)
+        }
+    } else {
+        let mut at = 0;
+        while at + 16 < len {
+            h = fold_mul(read8(bytes, at) ^ h ^ K1, read8(bytes, at + 8) ^ K2);
+            at += 16;
+        }
+        (read8(bytes, len - 16), read8(bytes, len - 8))
+    };
+    h = fold_mul(a ^ h ^ K1, b ^ K2);
+    fold_mul(h, K2 ^ SEED)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hashes(n: &str, v: &str) -> Hashes {
+        let static_name = static_table::find(n.as_bytes(), v.as_bytes()).name;
+        Hashes::of(static_name, n.as_bytes(), v.as_bytes())
+    }
+
     fn find(t: &EncoderTable, n: &str, v: &str) -> (Option<usize>, Option<usize>) {
-        let f = t.find(
-            n.as_bytes(),
-            v.as_bytes(),
-            Hashes::of(n.as_bytes(), v.as_bytes()),
-        );
+        let f = t.find(n.as_bytes(), v.as_bytes(), hashes(n, v));
         (f.field, f.name)
     }
 
     fn insert(t: &mut EncoderTable, n: &str, v: &str) {
-        t.insert(
-            n.as_bytes(),
-            v.as_bytes(),
-            Hashes::of(n.as_bytes(), v.as_bytes()),
-        );
+        t.insert(n.as_bytes(), v.as_bytes(), hashes(n, v));
     }
 
     #[test]
@@ -252,21 +308,52 @@ mod tests {
         let mut t = EncoderTable::new(110);
         insert(&mut t, "a", "1"); // 34
         insert(&mut t, "b", "2"); // 68
-        assert_eq!(find(&t, "a", "1"), (Some(63), Some(63)));
-        assert_eq!(find(&t, "b", "2"), (Some(62), Some(62)));
+        assert_eq!(find(&t, "a", "1"), (Some(63), None));
+        assert_eq!(find(&t, "b", "2"), (Some(62), None));
         assert_eq!(find(&t, "b", "3"), (None, Some(62)));
         insert(&mut t, "a", "9"); // 102
-        assert_eq!(find(&t, "a", "1"), (Some(64), Some(64)));
+        assert_eq!(find(&t, "a", "1"), (Some(64), None));
         // The name index points at the newest entry with that name.
         assert_eq!(find(&t, "a", "x"), (None, Some(62)));
         insert(&mut t, "c", "3"); // evicts a:1
         assert_eq!(find(&t, "a", "1"), (None, Some(63)));
         assert_eq!(t.size(), 102);
         t.set_capacity(34);
-        assert_eq!(find(&t, "c", "3"), (Some(62), Some(62)));
+        assert_eq!(find(&t, "c", "3"), (Some(62), None));
         assert_eq!(find(&t, "a", "9"), (None, None));
         insert(&mut t, "long-name", "value"); // does not fit: empties
         assert!(t.is_empty());
         assert_eq!(find(&t, "c", "3"), (None, None));
+        // Static names are found by value only.
+        t.set_capacity(4096);
+        insert(&mut t, "user-agent", "x");
+        assert_eq!(find(&t, "user-agent", "x"), (Some(62), None));
+        assert_eq!(find(&t, "user-agent", "y"), (None, None));
+    }
+
+    #[test]
+    fn the_arena_is_compacted_and_entries_stay_readable() {
+        let mut t = EncoderTable::new(300);
+        let mut misses = 0;
+        for i in 0..10_000 {
+            let v = format!("value-{i}");
+            insert(&mut t, "x-key", &v);
+            // The newest entry owns its slot.
+            assert_eq!(find(&t, "x-key", &v), (Some(62), None));
+            assert_eq!(find(&t, "x-key", "other"), (None, Some(62)));
+            if i > 0 {
+                // An older one may have lost its slot to a newer entry (a
+                // direct-mapped index): found at the right index, or not.
+                let prev = format!("value-{}", i - 1);
+                match find(&t, "x-key", &prev) {
+                    (Some(63), None) => {}
+                    (None, Some(62)) => misses += 1,
+                    other => panic!("{i}: {other:?}"),
+                }
+            }
+            assert!(t.arena.len() <= 2 * 2048 + 64);
+        }
+        // 64 slots: a previous entry collides with the next one 1 time in 64.
+        assert!(misses < 10_000 / 32, "{misses} misses");
     }
 }

@@ -1,8 +1,20 @@
 //! Huffman encoding (RFC 7541 §5.2).
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::code::{CODES, LENGTHS};
+
+/// The code of every octet packed as `code << 8 | length`, so encoding
+/// reads one table entry per input byte.
+static PACKED: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (CODES[i] as u64) << 8 | LENGTHS[i] as u64;
+        i += 1;
+    }
+    t
+};
 
 /// The encoded length in bytes of `src` (padding included).
 #[inline]
@@ -17,26 +29,91 @@ pub fn encoded_len(src: &[u8]) -> usize {
 /// Appends the Huffman code of `src` to `dst`, padded with the most
 /// significant bits of EOS (ones) to a byte boundary.
 pub fn encode(src: &[u8], dst: &mut BytesMut) {
-    dst.reserve(encoded_len(src));
-    // Up to 31 pending bits plus a 30-bit code fit in 64.
+    encode_sized(src, encoded_len(src), dst);
+}
+
+/// Writes the `bits` pending bits of `acc` left-aligned at `pos` and moves
+/// past the completed bytes.
+#[inline(always)]
+fn put(out: &mut [u8], pos: &mut usize, bits: &mut u32, acc: u64) {
+    if let Some(o) = out.get_mut(*pos..*pos + 8) {
+        o.copy_from_slice(&(acc << (64 - *bits)).to_be_bytes());
+    }
+    *pos += (*bits / 8) as usize;
+    *bits %= 8;
+}
+
+/// [`encode`] when the caller already knows `len`, the
+/// [`encoded_len`] of `src`.
+///
+/// Branch-free per step: after each code, the pending bits are written
+/// left-aligned as a whole big-endian `u64` and the write position moves
+/// by the completed bytes, so the loop never tests whether a byte is full
+/// (a test that would mispredict every few symbols). The 8 bytes of slack
+/// this needs are cut off at the end.
+pub(crate) fn encode_sized(src: &[u8], len: usize, dst: &mut BytesMut) {
+    // Short strings (most header values) are coded into a stack buffer of
+    // fixed size and copied once; longer ones in place.
+    const SHORT: usize = 120;
+    if len <= SHORT {
+        let mut buf = [0u8; SHORT + 8];
+        encode_into(src, &mut buf);
+        dst.extend_from_slice(&buf[..len]);
+        return;
+    }
+    let start = dst.len();
+    dst.resize(start + len + 8, 0);
+    encode_into(src, &mut dst[start..]);
+    dst.truncate(start + len);
+}
+
+/// Codes `src` into `out`, which has room for its code and 8 bytes more.
+#[inline(always)]
+fn encode_into(src: &[u8], out: &mut [u8]) {
+    // `acc` holds `bits` (< 8 between symbols) pending bits in its low
+    // end; above them is garbage that `<< (64 - bits)` drops.
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
-    for &b in src {
-        let sym = usize::from(b);
-        acc = acc << LENGTHS[sym] | u64::from(CODES[sym]);
-        bits += u32::from(LENGTHS[sym]);
-        if bits >= 32 {
-            bits -= 32;
-            dst.put_u32((acc >> bits) as u32);
+    let mut pos = 0;
+    // Four symbols at a time when their codes fit in 57 bits (so that with
+    // up to 7 pending bits they fit in 64): true for text, whose codes are
+    // 5 to 8 bits. Combining them does not depend on `acc`, so only one
+    // shift per four symbols is on the loop-carried path.
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        let e = [
+            PACKED[usize::from(q[0])],
+            PACKED[usize::from(q[1])],
+            PACKED[usize::from(q[2])],
+            PACKED[usize::from(q[3])],
+        ];
+        let n = e.map(|e| (e & 0xff) as u32);
+        let total = n[0] + n[1] + n[2] + n[3];
+        if total <= 57 {
+            let code = (((e[0] >> 8) << n[1] | e[1] >> 8) << n[2] | e[2] >> 8) << n[3] | e[3] >> 8;
+            acc = acc << total | code;
+            bits += total;
+            put(out, &mut pos, &mut bits, acc);
+        } else {
+            for (e, n) in e.iter().zip(n) {
+                acc = acc << n | e >> 8;
+                bits += n;
+                put(out, &mut pos, &mut bits, acc);
+            }
         }
     }
-    while bits >= 8 {
-        bits -= 8;
-        dst.put_u8((acc >> bits) as u8);
+    for &b in quads.remainder() {
+        let e = PACKED[usize::from(b)];
+        let n = (e & 0xff) as u32;
+        acc = acc << n | e >> 8;
+        bits += n;
+        put(out, &mut pos, &mut bits, acc);
     }
     if bits > 0 {
         let pad = 8 - bits;
-        dst.put_u8(((acc << pad) as u8) | ((1u8 << pad) - 1));
+        if let Some(o) = out.get_mut(pos) {
+            *o = ((acc << pad) as u8) | ((1u8 << pad) - 1);
+        }
     }
 }
 
@@ -65,9 +142,9 @@ mod tests {
             ),
         ];
         for (text, code) in cases {
-            let mut out = BytesMut::new();
+            let mut out = BytesMut::from(&b"prefix"[..]);
             encode(text.as_bytes(), &mut out);
-            assert_eq!(&out[..], code, "{text}");
+            assert_eq!(&out[6..], code, "{text}");
             assert_eq!(encoded_len(text.as_bytes()), code.len());
             assert_eq!(decode_to_vec(code).unwrap(), text.as_bytes());
         }
