@@ -276,10 +276,10 @@ impl Decoder {
         let arena = self.table.arena(decoded_max(raw, huffman));
         let name_len = arena.len();
         put_string(arena, raw, huffman)?;
-        let both = self.table.take_arena();
+        let mut value = self.table.take_arena();
         Ok(match name {
-            Some(name) => (name, both),
-            None => (both.slice(..name_len), both.slice(name_len..)),
+            Some(name) => (name, value),
+            None => (value.split_to(name_len), value),
         })
     }
 
