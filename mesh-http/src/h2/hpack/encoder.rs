@@ -209,11 +209,22 @@ impl Encoder {
     #[inline]
     fn string(&self, dst: &mut BytesMut, s: &[u8]) {
         if self.config.huffman {
-            let len = huffman::encoded_len(s);
-            if len < s.len() {
-                integer::encode(dst, 0x80, 7, len);
-                huffman::encode_sized(s, len, dst);
-                return;
+            if s.len() <= huffman::SHORT {
+                // One pass: code it, keep it if shorter.
+                let mut buf: huffman::ShortBuf = [0; _];
+                let len = huffman::encode_short(s, &mut buf);
+                if len < s.len() {
+                    integer::encode(dst, 0x80, 7, len);
+                    dst.extend_from_slice(&buf[..len]);
+                    return;
+                }
+            } else {
+                let len = huffman::encoded_len(s);
+                if len < s.len() {
+                    integer::encode(dst, 0x80, 7, len);
+                    huffman::encode_sized(s, len, dst);
+                    return;
+                }
             }
         }
         integer::encode(dst, 0, 7, s.len());

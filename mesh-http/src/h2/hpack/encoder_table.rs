@@ -17,6 +17,9 @@ struct Entry {
     /// `None` for names of the static table, which are never looked up
     /// in the dynamic one (the static index is as short and never evicted).
     name_hash: Option<u64>,
+    /// The name's static index, or 0: equal indices mean equal names, so
+    /// the name need not be compared.
+    static_name: u8,
 }
 
 /// The hashes of one field, computed once per field.
@@ -24,6 +27,7 @@ struct Entry {
 pub(super) struct Hashes {
     name: Option<u64>,
     field: u64,
+    static_name: u8,
 }
 
 impl Hashes {
@@ -36,6 +40,7 @@ impl Hashes {
                 return Hashes {
                     name: None,
                     field: hash_bytes(i as u64, value),
+                    static_name: i as u8,
                 };
             }
             None => hash_bytes(SEED, name),
@@ -43,6 +48,7 @@ impl Hashes {
         Hashes {
             name: Some(name),
             field: hash_bytes(name, value),
+            static_name: 0,
         }
     }
 }
@@ -140,7 +146,13 @@ impl EncoderTable {
         let mut found = Found::default();
         let slot = self.field_slots[Self::slot(&self.field_slots, h.field)];
         if let Some((seq, e)) = self.live(slot) {
-            if e.field_hash == h.field && self.bytes(e) == (name, value) {
+            let (n, v) = self.bytes(e);
+            let same_name = if h.static_name != 0 {
+                e.static_name == h.static_name
+            } else {
+                n == name
+            };
+            if e.field_hash == h.field && same_name && v == value {
                 found.field = Some(self.index(seq));
                 return found;
             }
@@ -186,6 +198,7 @@ impl EncoderTable {
             value_len: value.len() as u32,
             field_hash: h.field,
             name_hash: h.name,
+            static_name: h.static_name,
         });
         self.size += size;
         let fs = Self::slot(&self.field_slots, h.field);

@@ -54,7 +54,6 @@ fn put(out: &mut [u8], pos: &mut usize, bits: &mut u32, acc: u64) {
 pub(crate) fn encode_sized(src: &[u8], len: usize, dst: &mut BytesMut) {
     // Short strings (most header values) are coded into a stack buffer of
     // fixed size and copied once; longer ones in place.
-    const SHORT: usize = 120;
     if len <= SHORT {
         let mut buf = [0u8; SHORT + 8];
         encode_into(src, &mut buf);
@@ -67,9 +66,10 @@ pub(crate) fn encode_sized(src: &[u8], len: usize, dst: &mut BytesMut) {
     dst.truncate(start + len);
 }
 
-/// Codes `src` into `out`, which has room for its code and 8 bytes more.
+/// Codes `src` into `out`, which has room for its code and 8 bytes more,
+/// and returns the code's length.
 #[inline(always)]
-fn encode_into(src: &[u8], out: &mut [u8]) {
+fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
     // `acc` holds `bits` (< 8 between symbols) pending bits in its low
     // end; above them is garbage that `<< (64 - bits)` drops.
     let mut acc: u64 = 0;
@@ -114,7 +114,24 @@ fn encode_into(src: &[u8], out: &mut [u8]) {
         if let Some(o) = out.get_mut(pos) {
             *o = ((acc << pad) as u8) | ((1u8 << pad) - 1);
         }
+        pos += 1;
     }
+    pos
+}
+
+/// The longest string [`encode_short`] takes.
+pub(crate) const SHORT: usize = 128;
+
+/// The buffer [`encode_short`] codes into: room for the longest code of a
+/// [`SHORT`] string (30 bits per byte) and the 8 bytes of slack.
+pub(crate) type ShortBuf = [u8; SHORT * 30 / 8 + 8];
+
+/// Codes a string of at most [`SHORT`] bytes into `buf` in one pass and
+/// returns the code's length (the caller keeps it only if it is shorter
+/// than the string), saving the separate [`encoded_len`] pass.
+pub(crate) fn encode_short(src: &[u8], buf: &mut ShortBuf) -> usize {
+    debug_assert!(src.len() <= SHORT);
+    encode_into(src, buf)
 }
 
 #[cfg(test)]

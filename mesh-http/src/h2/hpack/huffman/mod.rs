@@ -6,5 +6,5 @@ mod decode;
 mod encode;
 
 pub use decode::{HuffmanError, decode, decode_to_vec, max_decoded_len};
-pub(crate) use encode::encode_sized;
+pub(crate) use encode::{SHORT, ShortBuf, encode_short, encode_sized};
 pub use encode::{encode, encoded_len};
