@@ -14,6 +14,34 @@
 //!
 //! Every connection driver dials upstreams through
 //! [`mesh_core::Connect`], so it runs over plain TCP or mTLS alike.
+//!
+//! # HTTP/2 codec example
+//!
+//! The [`h2`] codec layer today: frames split out of a read buffer without
+//! copying, and their field blocks decoded by HPACK.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use mesh_core::Side;
+//! use mesh_http::h2::frame::{Frame, FrameCodec, Headers, Limits, StreamId};
+//! use mesh_http::h2::hpack::{self, Decoder as Hpack, Encoder as HpackEncoder};
+//! use tokio_util::codec::{Decoder, Encoder};
+//!
+//! // A client side writes a request head...
+//! let mut block = BytesMut::new();
+//! HpackEncoder::default().encode([(":method", "GET"), (":path", "/")], &mut block);
+//! let mut wire = BytesMut::new();
+//! let mut client = FrameCodec::new(Side::Upstream, Limits::default());
+//! client.encode(Frame::from(Headers::new(StreamId::new(1), block.freeze())), &mut wire)?;
+//!
+//! // ...and the server side reads it back.
+//! let mut server = FrameCodec::new(Side::Downstream, Limits::default());
+//! let Some(Frame::Headers(headers)) = server.decode(&mut wire)? else { unreachable!() };
+//! let mut fields = Vec::new();
+//! Hpack::new(Side::Downstream, hpack::Limits::default()).decode(&headers.block, &mut fields)?;
+//! assert_eq!(fields[1].value, "/");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod h2;

@@ -215,7 +215,15 @@ impl Encoder {
                 let len = huffman::encode_short(s, &mut buf);
                 if len < s.len() {
                     integer::encode(dst, 0x80, 7, len);
-                    dst.extend_from_slice(&buf[..len]);
+                    // A fixed-size copy (inlined, no branch on the length
+                    // inside `memcpy`), trimmed to the code.
+                    let at = dst.len();
+                    if len <= 64 {
+                        dst.extend_from_slice(&buf[..64]);
+                    } else {
+                        dst.extend_from_slice(&buf[..huffman::SHORT]);
+                    }
+                    dst.truncate(at + len);
                     return;
                 }
             } else {
