@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
 
 use super::field::{ENTRY_OVERHEAD, Field};
-use super::table::DynamicTable;
+use super::table::{DynamicTable, Name};
 use super::{HpackError, HpackErrorKind, huffman, integer, static_table};
 
 /// How much the buffer for Huffman-decoded strings allocates at a time.
@@ -169,11 +169,12 @@ impl Decoder {
             if b & 0x80 != 0 {
                 // Indexed field (§6.1).
                 let index = integer::decode::<7>(buf, &mut pos)?;
-                let (name, value) = self.entry(index)?;
-                if list.admit(name.len() + value.len()) {
+                let entry = self.entry(index)?;
+                if list.admit(entry.len()) {
+                    let (name, value) = entry.to_bytes();
                     emit(Field {
-                        name: name.clone(),
-                        value: value.clone(),
+                        name,
+                        value,
                         never_indexed: false,
                     });
                 }
@@ -184,7 +185,7 @@ impl Decoder {
                 let (name, value) = self.indexed_literal(block, &mut pos, index)?;
                 if list.admit(name.len() + value.len()) {
                     emit(Field {
-                        name: name.clone(),
+                        name: name.to_bytes(),
                         value: value.clone(),
                         never_indexed: false,
                     });
@@ -209,7 +210,7 @@ impl Decoder {
                 let name = if index == 0 {
                     self.string(block, &mut pos)?
                 } else {
-                    self.entry(index)?.0.clone()
+                    self.entry(index)?.name().to_bytes()
                 };
                 let value = self.string(block, &mut pos)?;
                 if list.admit(name.len() + value.len()) {
@@ -240,19 +241,19 @@ impl Decoder {
 
     /// The table entry at 1-based `index`.
     #[inline]
-    fn entry(&self, index: u32) -> Result<(&Bytes, &Bytes), HpackErrorKind> {
+    fn entry(&self, index: u32) -> Result<Entry<'_>, HpackErrorKind> {
         let i = index as usize;
         let found = if i <= static_table::LEN {
-            static_table::get(i)
+            static_table::raw(i).map(|(n, v)| Entry::Static(n, v))
         } else {
-            self.table.get(i - static_table::LEN - 1)
+            self.table
+                .get(i - static_table::LEN - 1)
+                .map(|(n, v)| Entry::Dynamic(n, v))
         };
-        found
-            .map(|(n, v)| (n, v))
-            .ok_or(HpackErrorKind::InvalidIndex {
-                index,
-                table_len: static_table::LEN + self.table.len(),
-            })
+        found.ok_or(HpackErrorKind::InvalidIndex {
+            index,
+            table_len: static_table::LEN + self.table.len(),
+        })
     }
 
     /// Reads the name (if literal) and value of a literal with incremental
@@ -262,7 +263,7 @@ impl Decoder {
         block: &Bytes,
         pos: &mut usize,
         index: u32,
-    ) -> Result<(Bytes, Bytes), HpackErrorKind> {
+    ) -> Result<(Name, Bytes), HpackErrorKind> {
         let buf: &[u8] = block;
         let name = if index == 0 {
             let (raw, huffman) = string_bytes(buf, pos)?;
@@ -270,7 +271,7 @@ impl Decoder {
             put_string(arena, raw, huffman)?;
             None
         } else {
-            Some(self.entry(index)?.0.clone())
+            Some(self.entry(index)?.name())
         };
         let (raw, huffman) = string_bytes(buf, pos)?;
         let arena = self.table.arena(decoded_max(raw, huffman));
@@ -279,7 +280,7 @@ impl Decoder {
         let mut value = self.table.take_arena();
         Ok(match name {
             Some(name) => (name, value),
-            None => (value.split_to(name_len), value),
+            None => (Name::Owned(value.split_to(name_len)), value),
         })
     }
 
@@ -297,6 +298,43 @@ impl Decoder {
         }
         put_string(&mut self.scratch, raw, true)?;
         Ok(self.scratch.split().freeze())
+    }
+}
+
+/// A table entry found by index.
+enum Entry<'a> {
+    /// A static entry.
+    Static(&'static [u8], &'static [u8]),
+    /// A dynamic entry.
+    Dynamic(&'a Name, &'a Bytes),
+}
+
+impl Entry<'_> {
+    /// Name and value lengths.
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Entry::Static(n, v) => n.len() + v.len(),
+            Entry::Dynamic(n, v) => n.len() + v.len(),
+        }
+    }
+
+    /// The name, to store in a new entry.
+    #[inline]
+    fn name(&self) -> Name {
+        match self {
+            Entry::Static(n, _) => Name::Static(n),
+            Entry::Dynamic(n, _) => (*n).clone(),
+        }
+    }
+
+    /// Name and value as `Bytes` to hand out.
+    #[inline]
+    fn to_bytes(&self) -> (Bytes, Bytes) {
+        match self {
+            Entry::Static(n, v) => (Bytes::from_static(n), Bytes::from_static(v)),
+            Entry::Dynamic(n, v) => (n.to_bytes(), (*v).clone()),
+        }
     }
 }
 

@@ -6,6 +6,35 @@ use bytes::{Bytes, BytesMut};
 
 use super::field::ENTRY_OVERHEAD;
 
+/// An entry's name: a static-table name (most names), or bytes of its own.
+///
+/// Kept apart so that handing out a static name builds a `Bytes` with
+/// `Bytes::from_static` (no indirect call, no reference count) instead of
+/// cloning one.
+#[derive(Clone, Debug)]
+pub(super) enum Name {
+    /// A name of the static table.
+    Static(&'static [u8]),
+    /// A literal name, owned by the table.
+    Owned(Bytes),
+}
+
+impl Name {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Name::Static(s) => s.len(),
+            Name::Owned(b) => b.len(),
+        }
+    }
+
+    pub(super) fn to_bytes(&self) -> Bytes {
+        match self {
+            Name::Static(s) => Bytes::from_static(s),
+            Name::Owned(b) => b.clone(),
+        }
+    }
+}
+
 /// How much the entry arena allocates at a time.
 const ARENA_CHUNK: usize = 4096;
 
@@ -18,7 +47,7 @@ const ARENA_CHUNK: usize = 4096;
 /// entries are evicted).
 #[derive(Debug)]
 pub(super) struct DynamicTable {
-    entries: VecDeque<(Bytes, Bytes)>,
+    entries: VecDeque<(Name, Bytes)>,
     size: usize,
     capacity: usize,
     arena: BytesMut,
@@ -36,7 +65,7 @@ impl DynamicTable {
 
     /// The entry at 0-based dynamic index `i` (0 is the newest).
     #[inline]
-    pub(super) fn get(&self, i: usize) -> Option<&(Bytes, Bytes)> {
+    pub(super) fn get(&self, i: usize) -> Option<&(Name, Bytes)> {
         self.entries.get(i)
     }
 
@@ -88,7 +117,7 @@ impl DynamicTable {
 
     /// Inserts an entry (RFC 7541 §4.4): evicts the oldest entries until
     /// it fits; an entry larger than the table empties it and is dropped.
-    pub(super) fn insert(&mut self, name: Bytes, value: Bytes) {
+    pub(super) fn insert(&mut self, name: Name, value: Bytes) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
             self.entries.clear();
@@ -108,20 +137,20 @@ mod tests {
     #[test]
     fn eviction_order_and_oversized_entries() {
         let mut t = DynamicTable::new(100);
-        t.insert(Bytes::from_static(b"a"), Bytes::from_static(b"1")); // 34
-        t.insert(Bytes::from_static(b"b"), Bytes::from_static(b"2")); // 68
+        t.insert(Name::Static(b"a"), Bytes::from_static(b"1")); // 34
+        t.insert(Name::Static(b"b"), Bytes::from_static(b"2")); // 68
         assert_eq!((t.len(), t.size()), (2, 68));
-        assert_eq!(t.get(0).unwrap().0, "b");
-        t.insert(Bytes::from_static(b"c"), Bytes::from_static(b"3")); // evicts a
+        assert_eq!(t.get(0).unwrap().0.to_bytes(), "b");
+        t.insert(Name::Static(b"c"), Bytes::from_static(b"3")); // evicts a
         assert_eq!((t.len(), t.size()), (2, 68));
-        assert_eq!(t.get(1).unwrap().0, "b");
+        assert_eq!(t.get(1).unwrap().0.to_bytes(), "b");
         t.set_capacity(40);
         assert_eq!((t.len(), t.size()), (1, 34));
-        assert_eq!(t.get(0).unwrap().0, "c");
-        t.insert(Bytes::from(vec![b'x'; 10]), Bytes::new()); // 42 > 40
+        assert_eq!(t.get(0).unwrap().0.to_bytes(), "c");
+        t.insert(Name::Owned(Bytes::from(vec![b'x'; 10])), Bytes::new()); // 42 > 40
         assert_eq!((t.len(), t.size()), (0, 0));
         t.set_capacity(0);
-        t.insert(Bytes::from_static(b"a"), Bytes::new());
+        t.insert(Name::Static(b"a"), Bytes::new());
         assert_eq!(t.len(), 0);
     }
 }
