@@ -175,10 +175,7 @@ mod tests {
             let found = find(n, v);
             assert_eq!(found.field, Some(i + 1));
             assert_eq!(RAW[found.name.unwrap() - 1].0, *n);
-            assert_eq!(
-                get(i + 1).unwrap(),
-                &(Bytes::from_static(n), Bytes::from_static(v))
-            );
+            assert_eq!(raw(i + 1), Some((*n, *v)));
         }
         assert_eq!(raw(0), None);
         assert_eq!(raw(62), None);
