@@ -1,0 +1,401 @@
+//! The HPACK decoder (RFC 7541 §3, §6).
+
+use bytes::{Bytes, BytesMut};
+use mesh_core::Side;
+
+use super::field::{ENTRY_OVERHEAD, Field};
+use super::table::{DynamicTable, Name};
+use super::{HpackError, HpackErrorKind, huffman, integer, static_table};
+
+/// How much the buffer for Huffman-decoded strings allocates at a time.
+const SCRATCH_CHUNK: usize = 4096;
+
+/// Limits of a [`Decoder`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Limits {
+    /// Our SETTINGS_HEADER_TABLE_SIZE in effect: the largest dynamic table
+    /// the peer's encoder may use. Default 4 096, the RFC's initial value.
+    pub max_table_size: usize,
+    /// The largest decoded header list (RFC 9113 size: name + value + 32
+    /// per field) we accept; our SETTINGS_MAX_HEADER_LIST_SIZE, enforced.
+    /// Default 64 KiB.
+    pub max_header_list_size: usize,
+}
+
+impl Limits {
+    /// The RFC's initial dynamic table size.
+    pub const DEFAULT_TABLE_SIZE: usize = 4096;
+    /// The default header list cap.
+    pub const DEFAULT_HEADER_LIST_SIZE: usize = 64 * 1024;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_table_size: Self::DEFAULT_TABLE_SIZE,
+            max_header_list_size: Self::DEFAULT_HEADER_LIST_SIZE,
+        }
+    }
+}
+
+/// Decodes the header blocks of one direction of a connection.
+///
+/// A block is decoded whole (HEADERS and its CONTINUATION fragments
+/// joined, as RFC 9113 §4.3 requires), in the order blocks arrive, since
+/// each may change the dynamic table the next one refers to.
+///
+/// Decoded names and values are `Bytes`: a plain literal is a slice of the
+/// block itself (no copy), an indexed field shares the table's bytes, and
+/// Huffman strings are decoded into a buffer allocated a chunk at a time.
+/// Memory is bounded by the limits: the table by our
+/// SETTINGS_HEADER_TABLE_SIZE, the decoded list by
+/// [`Limits::max_header_list_size`] (a block that refers to a large table
+/// entry thousands of times is an error once the list passes the cap, not
+/// an allocation), and every buffer by the block's own length.
+#[derive(Debug)]
+pub struct Decoder {
+    peer: Side,
+    table: DynamicTable,
+    max_table_size: usize,
+    /// We lowered the setting below the table's size: the next block must
+    /// start with a size update to at most this.
+    required_update: Option<usize>,
+    max_list: usize,
+    scratch: BytesMut,
+}
+
+impl Decoder {
+    /// A decoder for blocks sent by `peer` (whom errors are attributed to).
+    pub fn new(peer: Side, limits: Limits) -> Decoder {
+        let mut d = Decoder {
+            peer,
+            table: DynamicTable::new(Limits::DEFAULT_TABLE_SIZE),
+            max_table_size: Limits::DEFAULT_TABLE_SIZE,
+            required_update: None,
+            max_list: limits.max_header_list_size,
+            scratch: BytesMut::new(),
+        };
+        d.set_max_table_size(limits.max_table_size);
+        d
+    }
+
+    /// Our SETTINGS_HEADER_TABLE_SIZE took effect (the peer acknowledged
+    /// it). If it is below the table's current size, the peer's next block
+    /// must start with a size update to at most the smallest value set
+    /// since its last block (RFC 7541 §4.2); a block that does not is a
+    /// COMPRESSION_ERROR.
+    pub fn set_max_table_size(&mut self, size: usize) {
+        self.max_table_size = size;
+        if size < self.table.capacity() {
+            self.required_update = Some(self.required_update.map_or(size, |r| r.min(size)));
+        }
+    }
+
+    /// Our SETTINGS_MAX_HEADER_LIST_SIZE.
+    pub fn set_max_header_list_size(&mut self, size: usize) {
+        self.max_list = size;
+    }
+
+    /// The setting the peer's size updates are checked against.
+    pub fn max_table_size(&self) -> usize {
+        self.max_table_size
+    }
+
+    /// The dynamic table's current maximum size (the last size update).
+    pub fn table_capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// The dynamic table's current size (RFC 7541 §4.1).
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    /// The number of entries in the dynamic table.
+    pub fn table_len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Decodes one complete header block and appends its fields to `dst`.
+    ///
+    /// On an error nothing more is appended; what was appended before it
+    /// stays (the caller drops the request or the connection anyway).
+    pub fn decode(&mut self, block: &Bytes, dst: &mut Vec<Field>) -> Result<(), HpackError> {
+        self.decode_with(block, |f| dst.push(f))
+    }
+
+    /// Decodes one complete header block and hands each field to `emit`
+    /// in order: for callers that fill their own header map.
+    pub fn decode_with(
+        &mut self,
+        block: &Bytes,
+        mut emit: impl FnMut(Field),
+    ) -> Result<(), HpackError> {
+        self.decode_block(block, &mut emit)
+            .map_err(|kind| HpackError::new(self.peer, kind))
+    }
+
+    fn decode_block(
+        &mut self,
+        block: &Bytes,
+        emit: &mut impl FnMut(Field),
+    ) -> Result<(), HpackErrorKind> {
+        let buf: &[u8] = block;
+        let mut pos = 0;
+        if let Some(max) = self.required_update.take() {
+            match buf.first() {
+                Some(b) if b & 0xe0 == 0x20 => {
+                    let size = integer::decode::<5>(buf, &mut pos)?;
+                    self.update_size(size, max)?;
+                }
+                _ => {
+                    self.required_update = Some(max);
+                    return Err(HpackErrorKind::TableSizeUpdateMissing { max });
+                }
+            }
+        }
+        while let Some(b) = buf.get(pos) {
+            if b & 0xe0 != 0x20 {
+                break;
+            }
+            let size = integer::decode::<5>(buf, &mut pos)?;
+            self.update_size(size, self.max_table_size)?;
+        }
+        let mut list = ListSize {
+            size: 0,
+            limit: self.max_list,
+        };
+        while let Some(&b) = buf.get(pos) {
+            if b & 0x80 != 0 {
+                // Indexed field (§6.1).
+                let index = integer::decode::<7>(buf, &mut pos)?;
+                let entry = self.entry(index)?;
+                if list.admit(entry.len()) {
+                    let (name, value) = entry.to_bytes();
+                    emit(Field {
+                        name,
+                        value,
+                        never_indexed: false,
+                    });
+                }
+            } else if b & 0x40 != 0 {
+                // Literal with incremental indexing (§6.2.1): the table
+                // must see it even when the list is already too large.
+                let index = integer::decode::<6>(buf, &mut pos)?;
+                let (name, value) = self.indexed_literal(block, &mut pos, index)?;
+                if list.admit(name.len() + value.len()) {
+                    emit(Field {
+                        name: name.to_bytes(),
+                        value: value.clone(),
+                        never_indexed: false,
+                    });
+                }
+                self.table.insert(name, value);
+            } else if b & 0x20 != 0 {
+                return Err(HpackErrorKind::TableSizeUpdateNotFirst);
+            } else {
+                // Literal without indexing (§6.2.2) or never indexed (§6.2.3).
+                let never_indexed = b & 0x10 != 0;
+                let index = integer::decode::<4>(buf, &mut pos)?;
+                if list.over() {
+                    // Nothing of it will be used: skip the strings.
+                    if index == 0 {
+                        skip_string(buf, &mut pos)?;
+                    } else {
+                        self.entry(index)?;
+                    }
+                    skip_string(buf, &mut pos)?;
+                    continue;
+                }
+                let name = if index == 0 {
+                    self.string(block, &mut pos)?
+                } else {
+                    self.entry(index)?.name().to_bytes()
+                };
+                let value = self.string(block, &mut pos)?;
+                if list.admit(name.len() + value.len()) {
+                    emit(Field {
+                        name,
+                        value,
+                        never_indexed,
+                    });
+                }
+            }
+        }
+        if list.over() {
+            return Err(HpackErrorKind::HeaderListTooLarge {
+                size: list.size,
+                limit: list.limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn update_size(&mut self, size: u32, max: usize) -> Result<(), HpackErrorKind> {
+        if size as usize > max {
+            return Err(HpackErrorKind::TableSizeTooLarge { size, max });
+        }
+        self.table.set_capacity(size as usize);
+        Ok(())
+    }
+
+    /// The table entry at 1-based `index`.
+    #[inline]
+    fn entry(&self, index: u32) -> Result<Entry<'_>, HpackErrorKind> {
+        let i = index as usize;
+        let found = if i <= static_table::LEN {
+            static_table::raw(i).map(|(n, v)| Entry::Static(n, v))
+        } else {
+            self.table
+                .get(i - static_table::LEN - 1)
+                .map(|(n, v)| Entry::Dynamic(n, v))
+        };
+        found.ok_or(HpackErrorKind::InvalidIndex {
+            index,
+            table_len: static_table::LEN + self.table.len(),
+        })
+    }
+
+    /// Reads the name (if literal) and value of a literal with incremental
+    /// indexing straight into the table's arena, so the entry owns them.
+    fn indexed_literal(
+        &mut self,
+        block: &Bytes,
+        pos: &mut usize,
+        index: u32,
+    ) -> Result<(Name, Bytes), HpackErrorKind> {
+        let buf: &[u8] = block;
+        let name = if index == 0 {
+            let (raw, huffman) = string_bytes(buf, pos)?;
+            let arena = self.table.arena(decoded_max(raw, huffman));
+            put_string(arena, raw, huffman)?;
+            None
+        } else {
+            Some(self.entry(index)?.name())
+        };
+        let (raw, huffman) = string_bytes(buf, pos)?;
+        let arena = self.table.arena(decoded_max(raw, huffman));
+        let name_len = arena.len();
+        put_string(arena, raw, huffman)?;
+        let mut value = self.table.take_arena();
+        Ok(match name {
+            Some(name) => (name, value),
+            None => (Name::Owned(value.split_to(name_len)), value),
+        })
+    }
+
+    /// Reads a string literal: a slice of the block, or Huffman-decoded.
+    #[inline]
+    fn string(&mut self, block: &Bytes, pos: &mut usize) -> Result<Bytes, HpackErrorKind> {
+        let (raw, huffman) = string_bytes(block, pos)?;
+        if !huffman {
+            let end = *pos;
+            return Ok(block.slice(end - raw.len()..end));
+        }
+        let max = decoded_max(raw, true);
+        if self.scratch.capacity() < max {
+            self.scratch = BytesMut::with_capacity(max.max(SCRATCH_CHUNK));
+        }
+        put_string(&mut self.scratch, raw, true)?;
+        Ok(self.scratch.split().freeze())
+    }
+}
+
+/// A table entry found by index.
+enum Entry<'a> {
+    /// A static entry.
+    Static(&'static [u8], &'static [u8]),
+    /// A dynamic entry.
+    Dynamic(&'a Name, &'a Bytes),
+}
+
+impl Entry<'_> {
+    /// Name and value lengths.
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Entry::Static(n, v) => n.len() + v.len(),
+            Entry::Dynamic(n, v) => n.len() + v.len(),
+        }
+    }
+
+    /// The name, to store in a new entry.
+    #[inline]
+    fn name(&self) -> Name {
+        match self {
+            Entry::Static(n, _) => Name::Static(n),
+            Entry::Dynamic(n, _) => (*n).clone(),
+        }
+    }
+
+    /// Name and value as `Bytes` to hand out.
+    #[inline]
+    fn to_bytes(&self) -> (Bytes, Bytes) {
+        match self {
+            Entry::Static(n, v) => (Bytes::from_static(n), Bytes::from_static(v)),
+            Entry::Dynamic(n, v) => (n.to_bytes(), (*v).clone()),
+        }
+    }
+}
+
+/// The running size of the decoded header list against its cap.
+struct ListSize {
+    size: usize,
+    limit: usize,
+}
+
+impl ListSize {
+    /// Adds a field; whether it is still within the cap (and so emitted).
+    #[inline]
+    fn admit(&mut self, len: usize) -> bool {
+        self.size = self.size.saturating_add(len + ENTRY_OVERHEAD);
+        self.size <= self.limit
+    }
+
+    fn over(&self) -> bool {
+        self.size > self.limit
+    }
+}
+
+/// The raw bytes of the string literal at `pos` and its Huffman flag.
+#[inline]
+fn string_bytes<'b>(buf: &'b [u8], pos: &mut usize) -> Result<(&'b [u8], bool), HpackErrorKind> {
+    let Some(&first) = buf.get(*pos) else {
+        return Err(HpackErrorKind::Truncated {
+            what: "a string length",
+        });
+    };
+    let len = integer::decode::<7>(buf, pos)? as usize;
+    let start = *pos;
+    let raw = buf
+        .get(start..start.saturating_add(len))
+        .ok_or(HpackErrorKind::Truncated { what: "a string" })?;
+    *pos = start + len;
+    Ok((raw, first & 0x80 != 0))
+}
+
+fn skip_string(buf: &[u8], pos: &mut usize) -> Result<(), HpackErrorKind> {
+    string_bytes(buf, pos).map(|_| ())
+}
+
+fn decoded_max(raw: &[u8], huffman: bool) -> usize {
+    if huffman {
+        huffman::max_decoded_len(raw.len())
+    } else {
+        raw.len()
+    }
+}
+
+/// Appends a string literal's decoded bytes to `dst` (which has room).
+#[inline]
+fn put_string(dst: &mut BytesMut, raw: &[u8], huffman: bool) -> Result<(), HpackErrorKind> {
+    if !huffman {
+        dst.extend_from_slice(raw);
+        return Ok(());
+    }
+    let start = dst.len();
+    dst.resize(start + huffman::max_decoded_len(raw.len()), 0);
+    let n = huffman::decode(raw, &mut dst[start..]).map_err(HpackErrorKind::Huffman)?;
+    dst.truncate(start + n);
+    Ok(())
+}

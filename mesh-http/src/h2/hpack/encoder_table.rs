@@ -1,0 +1,375 @@
+//! The encoder's dynamic table, with hash indexes to find fields and
+//! names in constant time.
+
+use std::collections::VecDeque;
+
+use super::field::ENTRY_OVERHEAD;
+use super::static_table;
+
+/// An entry: where its bytes are in the arena, and its hashes.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// Absolute position of the name in the arena (see `EncoderTable::base`).
+    at: u64,
+    name_len: u32,
+    value_len: u32,
+    field_hash: u64,
+    /// `None` for names of the static table, which are never looked up
+    /// in the dynamic one (the static index is as short and never evicted).
+    name_hash: Option<u64>,
+    /// The name's static index, or 0: equal indices mean equal names, so
+    /// the name need not be compared.
+    static_name: u8,
+}
+
+/// The hashes of one field, computed once per field.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Hashes {
+    name: Option<u64>,
+    field: u64,
+    static_name: u8,
+}
+
+impl Hashes {
+    /// `static_name` is the field name's static index, if it has one: then
+    /// the name need not be hashed.
+    #[inline]
+    pub(super) fn of(static_name: Option<usize>, name: &[u8], value: &[u8]) -> Hashes {
+        let name = match static_name {
+            Some(i) => {
+                return Hashes {
+                    name: None,
+                    field: hash_bytes(i as u64, value),
+                    static_name: i as u8,
+                };
+            }
+            None => hash_bytes(SEED, name),
+        };
+        Hashes {
+            name: Some(name),
+            field: hash_bytes(name, value),
+            static_name: 0,
+        }
+    }
+}
+
+/// The encoder's copy of the dynamic table the peer's decoder keeps.
+///
+/// Entries are kept oldest first, each with an insertion number; an
+/// entry's HPACK index follows from how many were inserted after it.
+/// Their bytes live in one arena that is appended to and compacted now
+/// and then (no allocation per entry). Two hash indexes (of whole fields,
+/// and of names not in the static table), two-way set-associative, hold
+/// the insertion numbers of the two newest entries per set; a candidate is
+/// compared byte for byte, so a collision only costs compression, never
+/// correctness, no chain can grow (an attacker who picks header values
+/// cannot slow the encoder down), and eviction needs no index update (a
+/// reference to an evicted entry is simply stale).
+#[derive(Debug, Default)]
+pub(super) struct EncoderTable {
+    entries: VecDeque<Entry>,
+    arena: Vec<u8>,
+    /// The absolute position of `arena[0]`.
+    base: u64,
+    size: usize,
+    capacity: usize,
+    inserted: u64,
+    /// Insertion number + 1 of the two newest entries per set (0: empty).
+    field_slots: Vec<[u64; 2]>,
+    name_slots: Vec<[u64; 2]>,
+}
+
+/// What the dynamic table offers for a field.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Found {
+    /// The index of an entry with the same name and value.
+    pub(super) field: Option<usize>,
+    /// The index of an entry with the same name (only for names not in
+    /// the static table).
+    pub(super) name: Option<usize>,
+}
+
+impl EncoderTable {
+    pub(super) fn new(capacity: usize) -> Self {
+        let mut t = EncoderTable::default();
+        t.set_capacity(capacity);
+        t
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[cfg(test)]
+    pub(super) fn size(&self) -> usize {
+        self.size
+    }
+
+    fn first_seq(&self) -> u64 {
+        self.inserted - self.entries.len() as u64
+    }
+
+    /// The live entry with insertion number `slot - 1`.
+    #[inline]
+    fn live(&self, slot: u64) -> Option<(u64, &Entry)> {
+        let seq = slot.checked_sub(1)?;
+        let e = self
+            .entries
+            .get(seq.checked_sub(self.first_seq())? as usize)?;
+        Some((seq, e))
+    }
+
+    #[inline]
+    fn bytes(&self, e: &Entry) -> (&[u8], &[u8]) {
+        let at = (e.at - self.base) as usize;
+        let name_end = at + e.name_len as usize;
+        let end = name_end + e.value_len as usize;
+        (&self.arena[at..name_end], &self.arena[name_end..end])
+    }
+
+    /// The HPACK index of insertion number `seq`.
+    fn index(&self, seq: u64) -> usize {
+        static_table::LEN + (self.inserted - seq) as usize
+    }
+
+    fn set(sets: &[[u64; 2]], hash: u64) -> usize {
+        // The top bits: `hash_bytes` mixes them best.
+        (hash >> 40) as usize & (sets.len() - 1)
+    }
+
+    /// Records insertion number `seq` as the newest of its set.
+    fn put(sets: &mut [[u64; 2]], hash: u64, seq: u64) {
+        let i = Self::set(sets, hash);
+        let set = &mut sets[i];
+        set[1] = set[0];
+        set[0] = seq + 1;
+    }
+
+    #[inline]
+    pub(super) fn find(&self, name: &[u8], value: &[u8], h: Hashes) -> Found {
+        let mut found = Found::default();
+        for slot in self.field_slots[Self::set(&self.field_slots, h.field)] {
+            let Some((seq, e)) = self.live(slot) else {
+                continue;
+            };
+            if e.field_hash != h.field {
+                continue;
+            }
+            let (n, v) = self.bytes(e);
+            let same_name = if h.static_name != 0 {
+                e.static_name == h.static_name
+            } else {
+                n == name
+            };
+            if same_name && v == value {
+                found.field = Some(self.index(seq));
+                return found;
+            }
+        }
+        if let Some(nh) = h.name {
+            for slot in self.name_slots[Self::set(&self.name_slots, nh)] {
+                if let Some((seq, e)) = self.live(slot) {
+                    if e.name_hash == Some(nh) && self.bytes(e).0 == name {
+                        found.name = Some(self.index(seq));
+                        break;
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Inserts a field as the peer's decoder will (RFC 7541 §4.4).
+    pub(super) fn insert(&mut self, name: &[u8], value: &[u8], h: Hashes) {
+        let size = name.len() + value.len() + ENTRY_OVERHEAD;
+        if size > self.capacity {
+            self.entries.clear();
+            self.size = 0;
+            return;
+        }
+        self.evict_to(self.capacity - size);
+        // Keep the arena within twice the table: drop the evicted prefix
+        // when it grows past that (amortised O(1) per byte).
+        if self.arena.len() + name.len() + value.len() > 2 * self.capacity.max(2048) {
+            let live = self
+                .entries
+                .front()
+                .map_or(self.base + self.arena.len() as u64, |e| e.at);
+            self.arena.drain(..(live - self.base) as usize);
+            self.base = live;
+        }
+        let at = self.base + self.arena.len() as u64;
+        self.arena.extend_from_slice(name);
+        self.arena.extend_from_slice(value);
+        let seq = self.inserted;
+        self.inserted += 1;
+        self.entries.push_back(Entry {
+            at,
+            name_len: name.len() as u32,
+            value_len: value.len() as u32,
+            field_hash: h.field,
+            name_hash: h.name,
+            static_name: h.static_name,
+        });
+        self.size += size;
+        Self::put(&mut self.field_slots, h.field, seq);
+        if let Some(nh) = h.name {
+            Self::put(&mut self.name_slots, nh, seq);
+        }
+    }
+
+    /// Changes the maximum size, evicting what no longer fits, and sizes
+    /// the indexes for the most entries the table can hold.
+    pub(super) fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        self.evict_to(capacity);
+        // At most capacity / 32 entries; two-way sets with room for four
+        // times that keep lost entries (lost compression) rare.
+        let sets = (capacity / 16).clamp(8, 1 << 15).next_power_of_two();
+        if sets != self.field_slots.len() {
+            self.field_slots = vec![[0; 2]; sets];
+            self.name_slots = vec![[0; 2]; sets];
+            let first = self.first_seq();
+            for (i, e) in self.entries.iter().enumerate() {
+                let seq = first + i as u64;
+                Self::put(&mut self.field_slots, e.field_hash, seq);
+                if let Some(nh) = e.name_hash {
+                    Self::put(&mut self.name_slots, nh, seq);
+                }
+            }
+        }
+    }
+
+    fn evict_to(&mut self, limit: usize) {
+        while self.size > limit {
+            let Some(e) = self.entries.pop_front() else {
+                self.size = 0;
+                return;
+            };
+            self.size -= e.name_len as usize + e.value_len as usize + ENTRY_OVERHEAD;
+        }
+    }
+}
+
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const K1: u64 = 0xa076_1d64_78bd_642f;
+const K2: u64 = 0xe703_7ed1_a0b4_28db;
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ (p >> 64) as u64
+}
+
+#[inline]
+fn read8(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+#[inline]
+fn read4(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+}
+
+/// A fast, non-cryptographic hash: 16 bytes per multiply, folded. Short
+/// inputs and the tail are read as overlapping words (no copy of the tail
+/// into a buffer, no loop for strings of up to 16 bytes).
+#[inline]
+fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    let mut h = seed ^ (len as u64).wrapping_mul(K1);
+    let (a, b) = if len <= 16 {
+        if len >= 8 {
+            (read8(bytes, 0), read8(bytes, len - 8))
+        } else if len >= 4 {
+            (read4(bytes, 0), read4(bytes, len - 4))
+        } else if len > 0 {
+            let (x, y, z) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+            (u64::from(x) << 16 | u64::from(y) << 8 | u64::from(z), 0)
+        } else {
+            (0, 0)
+        }
+    } else {
+        let mut at = 0;
+        while at + 16 < len {
+            h = fold_mul(read8(bytes, at) ^ h ^ K1, read8(bytes, at + 8) ^ K2);
+            at += 16;
+        }
+        (read8(bytes, len - 16), read8(bytes, len - 8))
+    };
+    h = fold_mul(a ^ h ^ K1, b ^ K2);
+    fold_mul(h, K2 ^ SEED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(n: &str, v: &str) -> Hashes {
+        let static_name = static_table::find(n.as_bytes(), v.as_bytes()).name;
+        Hashes::of(static_name, n.as_bytes(), v.as_bytes())
+    }
+
+    fn find(t: &EncoderTable, n: &str, v: &str) -> (Option<usize>, Option<usize>) {
+        let f = t.find(n.as_bytes(), v.as_bytes(), hashes(n, v));
+        (f.field, f.name)
+    }
+
+    fn insert(t: &mut EncoderTable, n: &str, v: &str) {
+        t.insert(n.as_bytes(), v.as_bytes(), hashes(n, v));
+    }
+
+    #[test]
+    fn indices_follow_insertions_and_evictions() {
+        let mut t = EncoderTable::new(110);
+        insert(&mut t, "a", "1"); // 34
+        insert(&mut t, "b", "2"); // 68
+        assert_eq!(find(&t, "a", "1"), (Some(63), None));
+        assert_eq!(find(&t, "b", "2"), (Some(62), None));
+        assert_eq!(find(&t, "b", "3"), (None, Some(62)));
+        insert(&mut t, "a", "9"); // 102
+        assert_eq!(find(&t, "a", "1"), (Some(64), None));
+        // The name index points at the newest entry with that name.
+        assert_eq!(find(&t, "a", "x"), (None, Some(62)));
+        insert(&mut t, "c", "3"); // evicts a:1
+        assert_eq!(find(&t, "a", "1"), (None, Some(63)));
+        assert_eq!(t.size(), 102);
+        t.set_capacity(34);
+        assert_eq!(find(&t, "c", "3"), (Some(62), None));
+        assert_eq!(find(&t, "a", "9"), (None, None));
+        insert(&mut t, "long-name", "value"); // does not fit: empties
+        assert!(t.is_empty());
+        assert_eq!(find(&t, "c", "3"), (None, None));
+        // Static names are found by value only.
+        t.set_capacity(4096);
+        insert(&mut t, "user-agent", "x");
+        assert_eq!(find(&t, "user-agent", "x"), (Some(62), None));
+        assert_eq!(find(&t, "user-agent", "y"), (None, None));
+    }
+
+    #[test]
+    fn the_arena_is_compacted_and_entries_stay_readable() {
+        let mut t = EncoderTable::new(300);
+        for i in 0..10_000 {
+            let v = format!("value-{i}");
+            insert(&mut t, "x-key", &v);
+            assert_eq!(find(&t, "x-key", &v), (Some(62), None));
+            assert_eq!(find(&t, "x-key", "other"), (None, Some(62)));
+            if i > 0 {
+                // Two ways per set: the next insertion never pushes an
+                // entry out of the index.
+                let prev = format!("value-{}", i - 1);
+                assert_eq!(find(&t, "x-key", &prev), (Some(63), None), "{i}");
+            }
+            assert!(t.arena.len() <= 2 * 2048 + 64);
+        }
+    }
+}
