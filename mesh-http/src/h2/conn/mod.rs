@@ -407,7 +407,7 @@ impl Core {
     /// with `error`. `provoked`: the peer caused it, so it counts against
     /// the reset limit (MadeYouReset).
     fn reset_stream(&mut self, id: StreamId, code: ErrorCode, error: Error, provoked: bool) {
-        if self.failed.is_some() {
+        if self.failed.is_some() || provoked && !self.count(Flood::Resets) {
             return;
         }
         self.queue_control(&frame::RstStream::new(id, code).into());
@@ -427,9 +427,6 @@ impl Core {
             self.remember_closed(id.get(), Cause::LocalReset);
         }
         self.release_conn(released);
-        if provoked {
-            self.count(Flood::Resets);
-        }
     }
 
     /// Counts one event against its rate limit; over it, GOAWAY
