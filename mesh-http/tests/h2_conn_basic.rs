@@ -116,7 +116,11 @@ async fn requests_with_every_kind_of_body() {
         .send(Request::new(get("/big/1000000"), ()))
         .await
         .unwrap();
-    assert_eq!(r.body.size_hint(), None);
+    assert_eq!(
+        r.body.size_hint(),
+        Some(1_000_000),
+        "content-length from the body"
+    );
     let (body, _) = r.body.collect(2 << 20).await.unwrap();
     assert_eq!(body.len(), 1_000_000);
 }

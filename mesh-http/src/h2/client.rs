@@ -114,7 +114,8 @@ impl SendRequest {
     /// not process the request. Dropping the future cancels the stream
     /// (RST_STREAM CANCEL).
     pub async fn send(&self, request: Request) -> Result<Response, Error> {
-        let Request { head, body } = request;
+        let Request { mut head, body } = request;
+        super::server::declare_length(&mut head.headers, &body);
         let end = body.is_end_stream() && body.size_hint() == Some(0);
         let shared = &self.shared;
         let id =

@@ -56,6 +56,14 @@ where
         self.shared.stats()
     }
 
+    /// A handle that reads the connection's [`ConnStats`] while it runs
+    /// (for a metrics exporter, or a test that bounds memory).
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Runs the connection to its end.
     pub async fn run(self) -> Result<(), Error> {
         let Connection { io, shared } = self;
@@ -140,6 +148,26 @@ where
         let outcome = core.outcome();
         core.finish();
         outcome
+    }
+}
+
+/// Reads a connection's [`ConnStats`]; cheap to clone, and it does not
+/// keep the connection open.
+#[derive(Clone)]
+pub struct StatsHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StatsHandle").field(&self.get()).finish()
+    }
+}
+
+impl StatsHandle {
+    /// What the connection holds right now.
+    pub fn get(&self) -> ConnStats {
+        self.shared.stats()
     }
 }
 

@@ -99,7 +99,7 @@ mod shared;
 pub use classify::{StreamClass, classify, classify_content_type};
 pub use config::{Config, DEFAULT_WINDOW, Limits, MAX_WINDOW, RateLimit};
 pub use conn::ConnStats;
-pub use driver::Connection;
+pub use driver::{Connection, StatsHandle};
 pub use error::Error;
 pub use error_code::ErrorCode;
 pub use forward::{error_status, forward, local_reply};

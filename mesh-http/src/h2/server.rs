@@ -118,8 +118,9 @@ impl Respond {
     /// HEAD request, 204 and 304 are sent without body.
     pub fn send_response(mut self, response: Response) -> Result<(), Error> {
         self.used = true;
-        let Response { head, body } = response;
+        let Response { mut head, body } = response;
         let end = body.is_end_stream() && body.size_hint() == Some(0);
+        declare_length(&mut head.headers, &body);
         let id = self.id;
         let has_body = match self.shared.with(|c| c.send_response(id, &head, end)) {
             Ok(b) => b,
@@ -151,6 +152,17 @@ impl Drop for Respond {
         if !self.used {
             let id = self.id;
             self.shared.with(|c| c.drop_responder(id));
+        }
+    }
+}
+
+/// Adds `content-length` for a body of known, non-zero size when the head
+/// has none (an HTTP/1 upstream's chunked body has none, and needs none).
+pub(crate) fn declare_length(headers: &mut crate::h1::HeaderMap, body: &Body) {
+    if let Some(n) = body.size_hint().filter(|&n| n > 0) {
+        if !headers.contains("content-length") {
+            // A decimal number is a valid value: appending cannot fail.
+            let _ = headers.append("content-length", n.to_string());
         }
     }
 }
