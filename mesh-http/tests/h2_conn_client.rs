@@ -92,9 +92,8 @@ impl FakeServer {
     /// Reads until RST_STREAM or GOAWAY.
     async fn reset_or_goaway(&mut self) -> Frame {
         loop {
-            match self.next().await.unwrap() {
-                f @ (Frame::RstStream(_) | Frame::GoAway(_)) => return f,
-                _ => {}
+            if let f @ (Frame::RstStream(_) | Frame::GoAway(_)) = self.next().await.unwrap() {
+                return f;
             }
         }
     }
