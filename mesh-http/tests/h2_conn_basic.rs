@@ -242,6 +242,29 @@ async fn dropping_a_response_body_cancels_only_its_stream() {
     let stats = sender.stats();
     assert_eq!(stats.active_streams, 0, "{stats:?}");
     assert_eq!(stats.recv_buffered, 0, "{stats:?}");
+    assert_eq!(stats.streams, 0, "no state left behind: {stats:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_connections_close_after_the_idle_timeout() {
+    let idle = Config {
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..Config::default()
+    };
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server_task = tokio::spawn(async move { server::serve_connection(b, &demo, idle).await });
+    let (sender, connection) = client::handshake(a, Config::default());
+    let client_task = tokio::spawn(connection.run());
+    let start = tokio::time::Instant::now();
+    let r = sender.send(Request::new(get("/big/3"), ())).await.unwrap();
+    assert_eq!(r.body.collect(10).await.unwrap().0.len(), 3);
+    // The server's GOAWAY after 30 idle seconds ends both sides cleanly.
+    server_task.await.unwrap().unwrap();
+    client_task.await.unwrap().unwrap();
+    assert!(start.elapsed() >= Duration::from_secs(30));
+    assert!(sender.is_closed());
+    let e = sender.send(Request::new(get("/"), ())).await.unwrap_err();
+    assert!(e.retry_safe(), "{e}");
 }
 
 #[tokio::test]

@@ -98,6 +98,9 @@ pub struct ConnStats {
     pub send_buffered: usize,
     /// Bytes waiting to be written to the socket.
     pub write_buffered: usize,
+    /// Streams the connection keeps state for: active ones, and closed
+    /// ones whose body or handle the application still holds.
+    pub streams: usize,
 }
 
 /// The state of one HTTP/2 connection.
@@ -646,14 +649,12 @@ impl Core {
             },
             _ => Error::Closed { side: self.peer },
         };
-        if self.active_peer + self.active_local > 0 || !self.block_idle() {
+        if self.active_peer + self.active_local > 0 || self.block.expecting().is_some() {
+            // Streams were cut short: the connection did not end cleanly.
             tracing::debug!(peer = %self.peer, "HTTP/2 peer closed with streams open");
+            self.failed.get_or_insert_with(|| error.clone());
         }
         self.fail_streams(&error);
-    }
-
-    fn block_idle(&self) -> bool {
-        self.block.expecting().is_none()
     }
 
     /// Reading or writing the transport failed.
@@ -785,6 +786,7 @@ impl Core {
         let mut stats = ConnStats {
             active_streams: (self.active_peer + self.active_local) as usize,
             write_buffered: self.unwritten,
+            streams: self.streams.len(),
             ..ConnStats::default()
         };
         for s in self.streams.values() {
