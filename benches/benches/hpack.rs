@@ -53,7 +53,6 @@ fn fixtures_dir() -> PathBuf {
             "metadata",
             "--format-version",
             "1",
-            "--offline",
             "--manifest-path",
             manifest,
         ])

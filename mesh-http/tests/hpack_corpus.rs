@@ -31,7 +31,9 @@ struct Story {
 }
 
 /// The `fixtures/` folder of the httlib-hpack package, found by asking
-/// cargo (the one running this test) where the package is.
+/// cargo (the one running this test) where the package is. Not
+/// `--offline`: metadata resolves every platform's packages, and a fresh
+/// machine has downloaded only its own platform's.
 fn fixtures_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
@@ -40,7 +42,6 @@ fn fixtures_dir() -> PathBuf {
             "metadata",
             "--format-version",
             "1",
-            "--offline",
             "--manifest-path",
             manifest,
         ])
