@@ -12,7 +12,8 @@ use super::error::Diagnostic;
 use super::kube_service::KubeServiceSpec;
 use super::load::LoadOptions;
 use super::meshkit::{
-    CircuitBreakerSpec, DEFAULT_ADMIN_ADDRESS, Direction, LocalRateLimitSpec, SidecarProxySpec,
+    CircuitBreakerSpec, DEFAULT_ADMIN_ADDRESS, DEFAULT_PROXY_INBOUND_LISTEN_PORT,
+    DEFAULT_PROXY_LISTEN_PORT, Direction, LocalRateLimitSpec, MeshSettings, SidecarProxySpec,
     TokenBucket,
 };
 use super::meta::{Labels, labels_match};
@@ -520,6 +521,23 @@ impl EffectiveConfig {
                     .unwrap_or_else(|| "cluster.local".into()),
             ),
         })
+    }
+
+    /// The mesh settings of the `SidecarProxy`, when it has some.
+    pub fn mesh_settings(&self) -> Option<&MeshSettings> {
+        self.proxy.as_ref().and_then(|p| p.spec.mesh.as_ref())
+    }
+
+    /// The ports of the capture listeners, outbound then inbound:
+    /// configured, or Istio's 15001 and 15006.
+    pub fn capture_ports(&self) -> (u16, u16) {
+        let mesh = self.mesh_settings();
+        (
+            mesh.and_then(|m| m.proxy_listen_port)
+                .map_or(DEFAULT_PROXY_LISTEN_PORT, |p| p.get()),
+            mesh.and_then(|m| m.proxy_inbound_listen_port)
+                .map_or(DEFAULT_PROXY_INBOUND_LISTEN_PORT, |p| p.get()),
+        )
     }
 
     /// The admin address: configured, or loopback
