@@ -44,3 +44,14 @@ fn bad_values_name_the_field() {
         assert!(text.contains(field), "{text}");
     }
 }
+
+#[test]
+fn a_proxy_made_cluster_passes_through() {
+    use mesh_core::config::Cluster;
+    use mesh_core::config::service_entry::Resolution;
+    let c = Cluster::new("PassthroughCluster", 0);
+    assert_eq!(c.resolution, Resolution::None);
+    assert!(c.endpoints.is_empty());
+    assert!(c.mesh_external);
+    assert_eq!(c.policy, Default::default());
+}

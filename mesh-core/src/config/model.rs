@@ -250,6 +250,26 @@ pub struct Cluster {
     pub circuit_breaker: Option<CircuitBreakerSpec>,
 }
 
+impl Cluster {
+    /// A cluster without endpoints and with the default policy: `host:port`,
+    /// opaque, resolution `NONE` (a proxy passes such traffic through to
+    /// the original destination), outside the mesh. For clusters a proxy
+    /// makes itself, such as Istio's `PassthroughCluster`.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Cluster {
+            host: host.into(),
+            port,
+            subset: None,
+            mode: PortMode::Opaque,
+            resolution: Resolution::None,
+            mesh_external: true,
+            endpoints: Vec::new(),
+            policy: EffectivePolicy::default(),
+            circuit_breaker: None,
+        }
+    }
+}
+
 /// One upstream endpoint of a [`Cluster`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
