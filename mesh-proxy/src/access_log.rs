@@ -78,16 +78,24 @@ impl AccessLogEntry {
     /// The line in Istio's default text format.
     pub fn text(&self) -> String {
         fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-            v.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
+            v.as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string)
         }
+        // Free text must not split the line's fields or its quotes.
+        let token = |v: &Option<String>| {
+            opt(v)
+                .replace(|c: char| c.is_whitespace(), "_")
+                .replace('"', "'")
+        };
+        let quoted = |v: &Option<String>| opt(v).replace('"', "'");
         let mut s = String::with_capacity(256);
         let _ = write!(
             s,
             "[{}] \"- - -\" 0 {} - {} \"{}\" {} {} {} - \"-\" \"-\" \"-\" \"-\" \"{}\" {} {} {} {} {} {}",
             rfc3339_millis(self.start),
             self.response_flags,
-            opt(&self.connection_termination_details),
-            opt(&self.upstream_transport_failure_reason),
+            token(&self.connection_termination_details),
+            quoted(&self.upstream_transport_failure_reason),
             self.bytes_received,
             self.bytes_sent,
             self.duration.as_millis(),
@@ -306,8 +314,22 @@ mod tests {
         );
         let mut denied = entry();
         denied.response_flags = ResponseFlags::UNAUTHORIZED_EXTERNAL_SERVICE;
-        denied.connection_termination_details = Some("rbac_access_denied_matched_policy[ns/deny]".into());
-        assert!(denied.text().contains(" 0 UAEX - rbac_access_denied_matched_policy[ns/deny] \"-\" "));
+        denied.connection_termination_details =
+            Some("rbac_access_denied_matched_policy[ns/deny]".into());
+        assert!(
+            denied
+                .text()
+                .contains(" 0 UAEX - rbac_access_denied_matched_policy[ns/deny] \"-\" ")
+        );
+        let mut failed = entry();
+        failed.connection_termination_details = Some("peer said \"no\"".into());
+        failed.upstream_transport_failure_reason = Some("bad \"id\"".into());
+        let line = failed.text();
+        assert!(line.contains(" peer_said_'no' \"bad 'id'\" "), "{line}");
+        assert_eq!(
+            line.split(' ').count(),
+            entry().text().split(' ').count() + 1
+        );
     }
 
     #[test]

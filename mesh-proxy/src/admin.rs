@@ -202,13 +202,19 @@ impl Admin {
 
     fn logging(&self, post: bool, query: &str) -> Response {
         let Some(log) = &self.log else {
-            return text(501, "this proxy was started without a changeable log filter\n");
+            return text(
+                501,
+                "this proxy was started without a changeable log filter\n",
+            );
         };
         if !post {
             return text(200, format!("{}\n", log.current()));
         }
         let Some(level) = query_param(query, "level").map(percent_decode) else {
-            return text(400, "POST /logging?level=FILTER (an EnvFilter such as debug or mesh_proxy=trace,info)\n");
+            return text(
+                400,
+                "POST /logging?level=FILTER (an EnvFilter such as debug or mesh_proxy=trace,info)\n",
+            );
         };
         match log.set(&level) {
             Ok(()) => {
@@ -272,7 +278,8 @@ impl Admin {
                 );
                 let mtls = c.endpoint_meta(addr).is_some_and(|m| m.mtls);
                 let _ = writeln!(out, "{name}::{addr}::mtls::{mtls}");
-                let labels: Vec<String> = e.labels().iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let labels: Vec<String> =
+                    e.labels().iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let _ = writeln!(out, "{name}::{addr}::labels::{}", labels.join(","));
             }
         }
@@ -317,7 +324,10 @@ mod tests {
     fn query_values() {
         assert_eq!(query_param("level=debug&x=1", "level"), Some("debug"));
         assert_eq!(query_param("format=json", "level"), None);
-        assert_eq!(percent_decode("mesh_proxy%3Dtrace%2Cinfo"), "mesh_proxy=trace,info");
+        assert_eq!(
+            percent_decode("mesh_proxy%3Dtrace%2Cinfo"),
+            "mesh_proxy=trace,info"
+        );
         assert_eq!(percent_decode("a+b%zz%4"), "a b%zz%4");
     }
 }

@@ -128,9 +128,16 @@ impl Report {
             Ok(stats) => stats,
             Err(e) => {
                 tracing::debug!(error = %e, "connection ended with an error");
-                if let mesh_core::CopyError::IdleTimeout { .. } = e {
-                    self.entry.response_flags.insert(ResponseFlags::STREAM_IDLE_TIMEOUT);
-                }
+                use mesh_core::ErrorClass;
+                let flag = match &e {
+                    mesh_core::CopyError::IdleTimeout { .. } => ResponseFlags::STREAM_IDLE_TIMEOUT,
+                    _ if e.side() == mesh_core::Side::Upstream => {
+                        ResponseFlags::UPSTREAM_CONNECTION_TERMINATION
+                    }
+                    _ => ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION,
+                };
+                self.entry.response_flags.insert(flag);
+                self.entry.connection_termination_details = Some(e.to_string());
                 e.stats()
             }
         };

@@ -13,8 +13,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mesh_core::config::{AuthzReason, ConnectionInfo, Listener, MtlsMode};
 use mesh_core::config::sidecar::Endpoint;
+use mesh_core::config::{AuthzReason, ConnectionInfo, Listener, MtlsMode};
 use mesh_core::port_name::PortMode;
 use mesh_core::telemetry::{Reporter, ResponseFlags, SecurityPolicy, Service};
 use mesh_core::{Connect, PeekedStream, Protocol, Target};
@@ -138,17 +138,25 @@ pub(crate) async fn serve(
     report.entry.downstream_remote_address = Some(peer);
     let (port, local, spec): (u16, SocketAddr, Option<&Listener>) = match listener.key.role {
         ListenerRole::InboundCapture => match original_dst(&stream) {
-            Ok(orig) => (orig.port(), orig, snapshot.captured_inbound.get(&orig.port())),
+            Ok(orig) => (
+                orig.port(),
+                orig,
+                snapshot.captured_inbound.get(&orig.port()),
+            ),
             Err(e) => {
                 tracing::warn!(listener = %listener.name, error = %e, "no original destination");
-                shared.metrics.refuse(&listener.name, "no_original_destination");
+                shared
+                    .metrics
+                    .refuse(&listener.name, "no_original_destination");
                 return report.refused(shared, ResponseFlags::NO_ROUTE_FOUND);
             }
         },
         ListenerRole::Inbound(port) => (
             port,
             stream.local_addr().unwrap_or(listener.local_addr),
-            snapshot.listener(&listener.key).and_then(|p| p.spec.as_ref()),
+            snapshot
+                .listener(&listener.key)
+                .and_then(|p| p.spec.as_ref()),
         ),
         _ => return,
     };
@@ -175,7 +183,10 @@ pub(crate) async fn serve(
             }
         }
     } else {
-        (PeekedStream::new(stream, bytes::Bytes::new()), Protocol::Tcp)
+        (
+            PeekedStream::new(stream, bytes::Bytes::new()),
+            Protocol::Tcp,
+        )
     };
     let first = first_bytes(protocol, stream.prefix());
     let action = classify(mode, first);
@@ -186,7 +197,9 @@ pub(crate) async fn serve(
     match action {
         InboundAction::Refuse => {
             tracing::debug!(listener = %listener.name, %peer, "plaintext refused: the port is STRICT");
-            shared.metrics.refuse(&listener.name, "plaintext_under_strict");
+            shared
+                .metrics
+                .refuse(&listener.name, "plaintext_under_strict");
             report.labels.connection_security_policy = SecurityPolicy::None;
             report.refused(shared, ResponseFlags::NO_ROUTE_FOUND);
         }
@@ -210,7 +223,9 @@ pub(crate) async fn serve(
                 Ok(tls) => tls,
                 Err(e) => {
                     tracing::info!(listener = %listener.name, %peer, error = %e, "mTLS handshake refused");
-                    shared.metrics.refuse(&listener.name, "mtls_handshake_failed");
+                    shared
+                        .metrics
+                        .refuse(&listener.name, "mtls_handshake_failed");
                     report.entry.connection_termination_details = Some(e.to_string());
                     return report.refused(shared, ResponseFlags::NONE);
                 }
@@ -337,9 +352,15 @@ mod tests {
 
     #[test]
     fn first_bytes_tell_mesh_from_app_tls() {
-        assert_eq!(first_bytes(Protocol::Http1, b"GET / HTTP/1.1\r\n"), FirstBytes::Plaintext);
+        assert_eq!(
+            first_bytes(Protocol::Http1, b"GET / HTTP/1.1\r\n"),
+            FirstBytes::Plaintext
+        );
         // A truncated hello that the detector nonetheless called TLS is the
         // application's (never terminated by guesswork).
-        assert_eq!(first_bytes(Protocol::Tls, &[22, 3, 1]), FirstBytes::OtherTls);
+        assert_eq!(
+            first_bytes(Protocol::Tls, &[22, 3, 1]),
+            FirstBytes::OtherTls
+        );
     }
 }

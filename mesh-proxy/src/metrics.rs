@@ -100,7 +100,10 @@ impl ProxyMetrics {
     /// Counts a refused connection.
     pub fn refuse(&self, listener: &str, reason: &'static str) {
         self.refused
-            .get_or_create(&[("listener", listener.to_owned()), ("reason", reason.to_owned())])
+            .get_or_create(&[
+                ("listener", listener.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
             .inc();
     }
 
@@ -137,8 +140,14 @@ pub fn peer_labels(w: &Workload) -> Peer {
     if let Some(v) = label(w, &["version", "app.kubernetes.io/version"]) {
         peer.version = v;
     }
-    if let Some(cs) = label(w, &["service.istio.io/canonical-name", "app", "app.kubernetes.io/name"])
-    {
+    if let Some(cs) = label(
+        w,
+        &[
+            "service.istio.io/canonical-name",
+            "app",
+            "app.kubernetes.io/name",
+        ],
+    ) {
         peer.canonical_service = cs;
     } else if let Some(name) = &w.name {
         peer.canonical_service = Arc::from(name.as_str());
@@ -198,6 +207,9 @@ mod tests {
         assert!(text.contains(
             "meshkit_connections_refused_total{listener=\"inbound|9080\",reason=\"plaintext_under_strict\"} 1"
         ), "{text}");
-        assert!(text.contains("meshkit_certificate_expiry_seconds 12.5"), "{text}");
+        assert!(
+            text.contains("meshkit_certificate_expiry_seconds 12.5"),
+            "{text}"
+        );
     }
 }

@@ -204,7 +204,9 @@ pub(crate) async fn serve(
     let (destination, orig, spec): (Destination, Option<SocketAddr>, Option<&Listener>) =
         match listener.key.role {
             ListenerRole::Outbound(_) => {
-                let spec = snapshot.listener(&listener.key).and_then(|p| p.spec.as_ref());
+                let spec = snapshot
+                    .listener(&listener.key)
+                    .and_then(|p| p.spec.as_ref());
                 report.entry.downstream_local_address = stream.local_addr().ok();
                 let d = spec.map_or_else(
                     || Destination::BlackHole("listener without configuration".into()),
@@ -221,7 +223,9 @@ pub(crate) async fn serve(
                     }
                     Err(e) => {
                         tracing::warn!(listener = %listener.name, error = %e, "no original destination");
-                        shared.metrics.refuse(&listener.name, "no_original_destination");
+                        shared
+                            .metrics
+                            .refuse(&listener.name, "no_original_destination");
                         return report.refused(shared, ResponseFlags::NO_ROUTE_FOUND);
                     }
                 };
@@ -231,7 +235,11 @@ pub(crate) async fn serve(
                     .get(&orig.port())
                     .or(snapshot.catch_all.as_ref());
                 let hosts = spec.map(|l| l.hosts.as_slice()).unwrap_or_default();
-                (destination_for_original(&snapshot, orig, hosts), Some(orig), spec)
+                (
+                    destination_for_original(&snapshot, orig, hosts),
+                    Some(orig),
+                    spec,
+                )
             }
             _ => return,
         };
@@ -248,7 +256,12 @@ pub(crate) async fn serve(
         }
         Destination::Passthrough(addr) => {
             report.entry.upstream_host = Some(addr);
-            (Some(Arc::clone(&snapshot.passthrough)), None, None, PortMode::Opaque)
+            (
+                Some(Arc::clone(&snapshot.passthrough)),
+                None,
+                None,
+                PortMode::Opaque,
+            )
         }
         Destination::BlackHole(why) => {
             tracing::info!(listener = %listener.name, %peer, reason = %why, "outbound connection refused");
@@ -274,7 +287,10 @@ pub(crate) async fn serve(
     }
     let (stream, protocol) = match port_mode {
         PortMode::Declared(p) => (PeekedStream::new(stream, bytes::Bytes::new()), p.protocol()),
-        PortMode::Opaque => (PeekedStream::new(stream, bytes::Bytes::new()), Protocol::Tcp),
+        PortMode::Opaque => (
+            PeekedStream::new(stream, bytes::Bytes::new()),
+            Protocol::Tcp,
+        ),
         PortMode::Detect => {
             let detector = shared.detector.with_config(limits.detect_config());
             match detector.detect(stream).await {
@@ -283,7 +299,8 @@ pub(crate) async fn serve(
                     (s, outcome.protocol)
                 }
                 Err(_) => {
-                    return report.refused(shared, ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION);
+                    return report
+                        .refused(shared, ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION);
                 }
             }
         }

@@ -12,6 +12,7 @@ use mesh_core::config::EffectiveConfig;
 use mesh_core::config::meshkit::TokenBucket as TokenBucketSpec;
 use mesh_core::{DetectConfig, Detector, TcpConfig, TcpConnector};
 use mesh_resilience::bucket::{BucketConfig, TokenBucket};
+use mesh_resilience::clock::TokioClock;
 use mesh_resilience::rand::{Random, ThreadRandom};
 use mesh_tls::{CertStore, ClientOptions, MtlsAcceptor, MtlsConnector, ServerOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -88,7 +89,7 @@ pub(crate) struct RunningListener {
     limits: ArcSwap<ListenerLimits>,
     room: Notify,
     stop: watch::Sender<bool>,
-    bucket: ArcSwap<Option<(TokenBucketSpec, Arc<TokenBucket>)>>,
+    bucket: ArcSwap<Option<(TokenBucketSpec, Arc<TokenBucket<TokioClock>>)>>,
 }
 
 impl RunningListener {
@@ -104,9 +105,15 @@ impl RunningListener {
             _ => false,
         };
         if !same_bucket {
-            self.bucket.store(Arc::new(limits.rate_limit.and_then(|spec| {
-                bucket_of(&spec).map(|b| (spec, Arc::new(TokenBucket::new(b))))
-            })));
+            self.bucket
+                .store(Arc::new(limits.rate_limit.and_then(|spec| {
+                    bucket_of(&spec).map(|b| {
+                        (
+                            spec,
+                            Arc::new(TokenBucket::with_clock(b, TokioClock::new())),
+                        )
+                    })
+                })));
         }
         self.limits.store(Arc::new(limits));
         self.room.notify_waiters();
@@ -352,15 +359,12 @@ impl Proxy {
         if self.shared.access_log_override.is_some() {
             return Ok(());
         }
-        let wanted = snapshot
-            .config
-            .mesh_settings()
-            .and_then(|m| {
-                m.access_log_file
-                    .clone()
-                    .filter(|f| !f.is_empty())
-                    .map(|f| (f, m.access_log_encoding.unwrap_or_default()))
-            });
+        let wanted = snapshot.config.mesh_settings().and_then(|m| {
+            m.access_log_file
+                .clone()
+                .filter(|f| !f.is_empty())
+                .map(|f| (f, m.access_log_encoding.unwrap_or_default()))
+        });
         let mut source = self
             .shared
             .access_log_source
@@ -371,11 +375,15 @@ impl Proxy {
         }
         let log = match &wanted {
             Some((file, encoding)) => Some(Arc::new(
-                AccessLog::open(file, *encoding, self.shared.metrics.access_log_dropped.clone())
-                    .map_err(|source| ProxyError::Io {
-                        what: format!("opening the access log {file}"),
-                        source,
-                    })?,
+                AccessLog::open(
+                    file,
+                    *encoding,
+                    self.shared.metrics.access_log_dropped.clone(),
+                )
+                .map_err(|source| ProxyError::Io {
+                    what: format!("opening the access log {file}"),
+                    source,
+                })?,
             )),
             None => None,
         };
@@ -424,7 +432,11 @@ impl Proxy {
         let result = self.reload_locked(config).await;
         match &result {
             Ok(_) => {
-                self.shared.metrics.reloads.get_or_create(&[("result", "success".into())]).inc();
+                self.shared
+                    .metrics
+                    .reloads
+                    .get_or_create(&[("result", "success".into())])
+                    .inc();
                 *self
                     .shared
                     .last_reload_error

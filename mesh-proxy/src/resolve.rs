@@ -82,7 +82,10 @@ impl Resolve for StaticResolver {
             .cloned();
         Box::pin(async move {
             answer.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, format!("{host} is not in the table"))
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{host} is not in the table"),
+                )
             })
         })
     }

@@ -74,9 +74,7 @@ pub const DEFAULT_BUFFER_BYTES: u32 = 32 * 1024;
 impl ListenerLimits {
     fn of(listener: Option<&Listener>) -> Self {
         ListenerLimits {
-            max_connections: listener
-                .and_then(|l| l.max_connections)
-                .unwrap_or(u32::MAX),
+            max_connections: listener.and_then(|l| l.max_connections).unwrap_or(u32::MAX),
             buffer_bytes: listener
                 .and_then(|l| l.buffer_bytes_per_connection)
                 .unwrap_or(DEFAULT_BUFFER_BYTES)
@@ -183,7 +181,11 @@ impl Snapshot {
             }) {
                 return Err(ProxyError::Listener {
                     listener: plan.key.to_string(),
-                    message: format!("{} and {existing} both want port {}", plan.key, plan.key.addr.port()),
+                    message: format!(
+                        "{} and {existing} both want port {}",
+                        plan.key,
+                        plan.key.addr.port()
+                    ),
                 });
             }
             listeners.entry(plan.key).or_insert(plan);
@@ -228,10 +230,7 @@ impl Snapshot {
                 (Direction::Outbound, None, true) => catch_all = Some(l),
             }
         }
-        let defaults = config
-            .proxy
-            .as_ref()
-            .and_then(|p| p.spec.listeners);
+        let defaults = config.proxy.as_ref().and_then(|p| p.spec.listeners);
         let capture_limits = |port: u16| {
             let mut limits = ListenerLimits::of(None);
             if let Some(d) = defaults {
@@ -301,7 +300,10 @@ impl Snapshot {
 
     /// The trust domain of the local workload.
     pub fn trust_domain(&self) -> &str {
-        self.local.trust_domain.as_deref().unwrap_or("cluster.local")
+        self.local
+            .trust_domain
+            .as_deref()
+            .unwrap_or("cluster.local")
     }
 }
 

@@ -22,19 +22,19 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use mesh_core::config::destination_rule::{
-    ClientTlsSettings, EffectivePolicy, SimpleLb, TlsMode,
-};
+use mesh_core::config::destination_rule::{ClientTlsSettings, EffectivePolicy, SimpleLb, TlsMode};
 use mesh_core::config::registry::EndpointAddress;
 use mesh_core::config::service_entry::Resolution;
 use mesh_core::config::{Cluster as ClusterSpec, ClusterEndpoint, Workload};
 use mesh_core::telemetry::{Peer, ResponseFlags};
 use mesh_core::{ConnectErrorKind, Protocol, Target};
+use mesh_resilience::balancer::LbPolicy;
 use mesh_resilience::breaker::{Breaker, BreakerConfig};
+use mesh_resilience::clock::TokioClock;
 use mesh_resilience::cluster::{Cluster, ClusterConfig, EndpointSpec, PickContext};
 use mesh_resilience::limits::{OwnedLimitGuard, PoolLimitsConfig, Resource};
 use mesh_resilience::outlier::{Outcome, OutlierConfig};
-use mesh_resilience::balancer::LbPolicy;
+use mesh_resilience::rand::ThreadRandom;
 use mesh_tls::istio::OutboundSni;
 use tokio::time::Instant;
 
@@ -228,10 +228,10 @@ pub struct UpstreamCluster {
     key: ClusterKey,
     name: String,
     spec: ClusterSpec,
-    cluster: Cluster,
+    cluster: Cluster<TokioClock>,
     meta: ArcSwap<HashMap<SocketAddr, Arc<EndpointMeta>>>,
     passthrough: Option<Arc<EndpointMeta>>,
-    breaker: Option<Breaker>,
+    breaker: Option<Breaker<TokioClock>>,
     connect_timeout: Duration,
     hash_by_source: bool,
     dns: Option<Dns>,
@@ -298,7 +298,11 @@ fn lb_policy(policy: &EffectivePolicy) -> (LbPolicy, bool) {
 /// `tls.mode` when set (`ISTIO_MUTUAL` yes, anything else no), else Istio's
 /// auto mTLS (the endpoint carries `security.istio.io/tlsMode: istio` and
 /// the service is in the mesh).
-pub fn originates_mtls(tls: Option<&ClientTlsSettings>, mesh_external: bool, ep: &ClusterEndpoint) -> bool {
+pub fn originates_mtls(
+    tls: Option<&ClientTlsSettings>,
+    mesh_external: bool,
+    ep: &ClusterEndpoint,
+) -> bool {
     match tls.map(|t| t.mode) {
         Some(TlsMode::IstioMutual) => true,
         Some(TlsMode::Simple | TlsMode::Mutual) => {
@@ -308,9 +312,7 @@ pub fn originates_mtls(tls: Option<&ClientTlsSettings>, mesh_external: bool, ep:
             false
         }
         Some(TlsMode::Disable) => false,
-        None => {
-            !mesh_external && ep.labels.get(TLS_MODE_LABEL).is_some_and(|v| v == "istio")
-        }
+        None => !mesh_external && ep.labels.get(TLS_MODE_LABEL).is_some_and(|v| v == "istio"),
     }
 }
 
@@ -358,23 +360,26 @@ impl UpstreamCluster {
             Some(cb) => {
                 let open = cb.open_duration.get().max(Duration::from_millis(1));
                 Some(
-                    Breaker::new(BreakerConfig {
-                        consecutive_failures: Some(cb.consecutive_failures.max(1)),
-                        failure_rate: None,
-                        base_open: open,
-                        max_open: open,
-                        half_open_probes: cb
-                            .half_open_requests
-                            .map_or(1, |n| n.clamp(1, u32::from(u16::MAX)) as u16),
-                    })
+                    Breaker::with_clock(
+                        BreakerConfig {
+                            consecutive_failures: Some(cb.consecutive_failures.max(1)),
+                            failure_rate: None,
+                            base_open: open,
+                            max_open: open,
+                            half_open_probes: cb
+                                .half_open_requests
+                                .map_or(1, |n| n.clamp(1, u32::from(u16::MAX)) as u16),
+                        },
+                        TokioClock::new(),
+                    )
                     .map_err(|e| ProxyError::cluster(&name, e))?,
                 )
             }
             None => None,
         };
         let (fixed, names) = endpoint_specs(&spec, env);
-        let passthrough = (spec.endpoints.is_empty() && spec.resolution == Resolution::None)
-            .then(|| {
+        let passthrough =
+            (spec.endpoints.is_empty() && spec.resolution == Resolution::None).then(|| {
                 Arc::new(EndpointMeta {
                     mtls: false,
                     peer: Peer::default(),
@@ -391,8 +396,13 @@ impl UpstreamCluster {
             .iter()
             .map(|(s, m)| (s.target.addr, Arc::clone(m)))
             .collect();
-        let cluster = Cluster::new(config, fixed.into_iter().map(|(s, _)| s))
-            .map_err(|e| ProxyError::cluster(&name, e))?;
+        let cluster = Cluster::with_sources(
+            config,
+            fixed.into_iter().map(|(s, _)| s),
+            TokioClock::new(),
+            ThreadRandom,
+        )
+        .map_err(|e| ProxyError::cluster(&name, e))?;
         let this = Arc::new(UpstreamCluster {
             key,
             name,
@@ -437,7 +447,7 @@ impl UpstreamCluster {
     }
 
     /// The balancer, outlier state and limits.
-    pub fn inner(&self) -> &Cluster {
+    pub fn inner(&self) -> &Cluster<TokioClock> {
         &self.cluster
     }
 
@@ -591,8 +601,12 @@ impl UpstreamCluster {
                 Err(e) => errors.push(format!("{}: {e}", ep.name)),
             }
         }
-        *dns.last.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), resolved_any));
+        {
+            // Answers stay usable after a failed refresh (the old ones remain).
+            let mut last = dns.last.lock().unwrap_or_else(PoisonError::into_inner);
+            let usable = resolved_any || last.is_some_and(|(_, ok)| ok);
+            *last = Some((Instant::now(), usable));
+        }
         if !resolved_any {
             return Err(ConnectFailure {
                 cluster: self.name.clone(),
@@ -612,7 +626,12 @@ impl UpstreamCluster {
         Ok(())
     }
 
-    fn failure(&self, flags: ResponseFlags, upstream: Option<SocketAddr>, reason: String) -> ConnectFailure {
+    fn failure(
+        &self,
+        flags: ResponseFlags,
+        upstream: Option<SocketAddr>,
+        reason: String,
+    ) -> ConnectFailure {
         ConnectFailure {
             cluster: self.name().to_owned(),
             flags,
@@ -625,7 +644,10 @@ impl UpstreamCluster {
     /// Opens a connection to an endpoint: admission (pool limit, breaker),
     /// DNS, pick, connect with the timeout, outcome recorded for outlier
     /// detection; up to `connect_attempts` endpoints are tried.
-    pub async fn connect(self: &Arc<Self>, ctx: &ConnectContext) -> Result<Connected, ConnectFailure> {
+    pub async fn connect(
+        self: &Arc<Self>,
+        ctx: &ConnectContext,
+    ) -> Result<Connected, ConnectFailure> {
         let permit = self
             .cluster
             .limits()
@@ -640,24 +662,38 @@ impl UpstreamCluster {
                 ));
             };
             let target = Target::new(addr);
-            return match tokio::time::timeout(self.connect_timeout, self.env.connectors.tcp.connect_dyn(&target)).await {
+            return match tokio::time::timeout(
+                self.connect_timeout,
+                self.env.connectors.tcp.connect_dyn(&target),
+            )
+            .await
+            {
                 Ok(Ok(io)) => Ok(Connected {
                     io,
                     endpoint: addr,
                     meta: Arc::clone(meta),
                     permit,
                 }),
-                Ok(Err(e)) => Err(self.failure(ResponseFlags::UPSTREAM_CONNECTION_FAILURE, Some(addr), e.to_string())),
-                Err(_) => Err(self.failure(ResponseFlags::UPSTREAM_CONNECTION_FAILURE, Some(addr), format!("connect timeout after {:?}", self.connect_timeout))),
+                Ok(Err(e)) => Err(self.failure(
+                    ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
+                    Some(addr),
+                    e.to_string(),
+                )),
+                Err(_) => Err(self.failure(
+                    ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
+                    Some(addr),
+                    format!("connect timeout after {:?}", self.connect_timeout),
+                )),
             };
         }
         self.ensure_resolved().await?;
         let mut last: Option<ConnectFailure> = None;
         for _ in 0..self.env.connect_attempts.max(1) {
             let admitted = match &self.breaker {
-                Some(b) => Some(b.admit().map_err(|r| {
-                    self.failure(r.response_flags(), None, r.to_string())
-                })?),
+                Some(b) => Some(
+                    b.admit()
+                        .map_err(|r| self.failure(r.response_flags(), None, r.to_string()))?,
+                ),
                 None => None,
             };
             let mut pick = PickContext::default();
@@ -666,9 +702,10 @@ impl UpstreamCluster {
                     pick = pick.hash_key(src.ip().to_string().as_bytes());
                 }
             }
-            let picked = self.cluster.pick(&pick).map_err(|e| {
-                self.failure(e.response_flags(), None, e.to_string())
-            })?;
+            let picked = self
+                .cluster
+                .pick(&pick)
+                .map_err(|e| self.failure(e.response_flags(), None, e.to_string()))?;
             let addr = picked.endpoint().addr();
             let meta = self.endpoint_meta(addr).unwrap_or_else(|| {
                 Arc::new(EndpointMeta {
@@ -688,14 +725,16 @@ impl UpstreamCluster {
                         return Err(self.failure(
                             ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
                             Some(addr),
-                            "the destination needs mesh mTLS and this proxy has no certificates".into(),
+                            "the destination needs mesh mTLS and this proxy has no certificates"
+                                .into(),
                         ));
                     }
                 }
             } else {
                 &self.env.connectors.tcp
             };
-            let result = tokio::time::timeout(self.connect_timeout, connector.connect_dyn(&target)).await;
+            let result =
+                tokio::time::timeout(self.connect_timeout, connector.connect_dyn(&target)).await;
             match result {
                 Ok(Ok(io)) => {
                     picked.finish(Outcome::Success);
@@ -716,9 +755,16 @@ impl UpstreamCluster {
                     if let Some(p) = admitted {
                         p.record(false);
                     }
-                    let tls = matches!(e.kind, ConnectErrorKind::Tls | ConnectErrorKind::PeerIdentity);
+                    let tls = matches!(
+                        e.kind,
+                        ConnectErrorKind::Tls | ConnectErrorKind::PeerIdentity
+                    );
                     let reason = e.to_string();
-                    let mut f = self.failure(ResponseFlags::UPSTREAM_CONNECTION_FAILURE, Some(addr), reason.clone());
+                    let mut f = self.failure(
+                        ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
+                        Some(addr),
+                        reason.clone(),
+                    );
                     if tls {
                         f.transport_failure = Some(reason);
                     }
@@ -738,11 +784,14 @@ impl UpstreamCluster {
             }
         }
         Err(last.unwrap_or_else(|| {
-            self.failure(ResponseFlags::UPSTREAM_CONNECTION_FAILURE, None, "no attempt".into())
+            self.failure(
+                ResponseFlags::UPSTREAM_CONNECTION_FAILURE,
+                None,
+                "no attempt".into(),
+            )
         }))
     }
 }
-
 
 /// The endpoint specs of a cluster: fixed (IP) endpoints with their
 /// metadata, and the DNS names still to resolve.
