@@ -36,7 +36,10 @@ fn configured_values() {
 fn bad_values_name_the_field() {
     for (mesh, field) in [
         ("    proxyListenPort: 0\n", "spec.mesh.proxyListenPort"),
-        ("    accessLogEncoding: XML\n", "spec.mesh.accessLogEncoding"),
+        (
+            "    accessLogEncoding: XML\n",
+            "spec.mesh.accessLogEncoding",
+        ),
     ] {
         let yaml = proxy(&format!("  mesh:\n{mesh}"));
         let err = load_str("a.yaml", &yaml, &LoadOptions::default()).unwrap_err();

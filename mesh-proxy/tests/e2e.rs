@@ -751,3 +751,112 @@ spec:
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_ports_are_sniffed_with_a_deadline_falling_back_to_tcp() {
+    // A server-first application: it greets before the client says anything.
+    let banner = {
+        let listener = tokio::net::TcpListener::bind((unique_loopback(), 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let _ = s.write_all(b"220 ready\r\n").await;
+                    let mut buf = [0u8; 64];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    };
+    let web = http_echo_app().await;
+    let pki = Pki::new();
+    let (sip, cip) = (unique_loopback(), unique_loopback());
+    let (in_banner, in_web) = (fresh(sip), fresh(sip));
+    let server = start(
+        &server_yaml(
+            sip,
+            &[
+                (in_banner.port(), "tcp", banner),
+                (in_web.port(), "tcp", web),
+            ],
+            MtlsMode::Strict,
+            "",
+        ),
+        Some(pki.store("server")),
+    )
+    .await;
+    let (eg_banner, eg_web) = (fresh(cip), fresh(cip));
+    // `data` declares nothing: the client's sidecar detects the protocol,
+    // waiting at most 200 ms for the client's first bytes.
+    let mut yaml = client_yaml(
+        cip,
+        &[
+            (eg_banner.port(), "banner.shop.svc.cluster.local"),
+            (eg_web.port(), "web.shop.svc.cluster.local"),
+        ],
+        &[
+            (
+                "banner.shop.svc.cluster.local",
+                9000,
+                "data",
+                in_banner,
+                "server",
+            ),
+            ("web.shop.svc.cluster.local", 9000, "data", in_web, "server"),
+        ],
+        "",
+    );
+    yaml = yaml.replacen(
+        "  identity:",
+        "  listeners: {detectionTimeout: 200ms}\n  identity:",
+        1,
+    );
+    let client = start(&yaml, Some(pki.store("client"))).await;
+    // HTTP is recognised from the request line.
+    let mut s = TcpStream::connect(eg_web).await.unwrap();
+    s.write_all(
+        b"POST /x HTTP/1.1\r\nhost: web\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
+    )
+    .await
+    .unwrap();
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).await.unwrap();
+    assert!(
+        response.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    assert!(response.ends_with(b"hi"));
+    // The server-first protocol gets its banner once the deadline passed:
+    // detection fell back to TCP.
+    let mut s = TcpStream::connect(eg_banner).await.unwrap();
+    let mut greeting = [0u8; 11];
+    s.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(&greeting, b"220 ready\r\n");
+    s.write_all(b"QUIT\r\n").await.unwrap();
+    let mut echoed = [0u8; 6];
+    s.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"QUIT\r\n");
+    let metrics = client.metrics().await;
+    assert!(
+        metrics
+            .contains("meshkit_protocol_detection_total{protocol=\"http\",reason=\"matched\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("meshkit_protocol_detection_total{protocol=\"tcp\",reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("meshkit_protocol_detection_duration_seconds_bucket{"));
+    drop(server);
+}
