@@ -136,8 +136,14 @@ impl Admin {
         let config = ServerConfig::default();
         let accept = async {
             loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
+                let socket = match listener.accept().await {
+                    Ok((socket, _)) => socket,
+                    Err(e) => {
+                        // Out of descriptors, say: back off instead of spinning.
+                        tracing::warn!(error = %e, "admin accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
                 };
                 let admin = Arc::clone(&admin);
                 tokio::spawn(async move {

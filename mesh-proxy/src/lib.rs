@@ -32,9 +32,9 @@
 //!
 //! # Example
 //!
-//! Two proxies on loopback: `client` forwards its egress port over mesh
-//! mTLS to `server`, which checks the client's identity and hands the
-//! bytes to an echo application.
+//! Two proxies on loopback: `web`'s forwards its egress port over mesh
+//! mTLS to `echo`'s, which checks `web`'s identity (STRICT) and hands the
+//! bytes to the echo application.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -48,24 +48,31 @@
 //! # async fn main() -> Result<(), Error> {
 //! // The application: echoes one message.
 //! let app = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let app_port = app.local_addr()?.port();
+//! let app_addr = app.local_addr()?;
 //! tokio::spawn(async move {
 //!     let (mut s, _) = app.accept().await?;
 //!     let mut buf = [0u8; 5];
 //!     s.read_exact(&mut buf).await?;
-//!     s.write_all(&buf).await?;
-//!     Ok::<_, std::io::Error>(())
+//!     s.write_all(&buf).await
 //! });
-//! let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-//! let (inbound, egress) = (free(), free());
+//! let free = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+//! let (inbound, egress, unused) = (free()?.port(), free()?.port(), free()?.port());
 //!
+//! // Certificates from a development CA.
 //! let td = TrustDomain::new("cluster.local")?;
 //! let ca = DevCa::new(&td)?;
-//! let store = |sa: &str| -> Result<Arc<CertStore>, Error> {
+//! let certs = |sa: &str| -> Result<Arc<CertStore>, Error> {
 //!     let cert = ca.issue(&td.istio_id("shop", sa)?)?;
-//!     Ok(CertStore::from_pem(cert.chain_pem.as_bytes(), cert.key_pem.as_bytes(), ca.bundle_pem().as_bytes())?)
+//!     let bundle = ca.bundle_pem().as_bytes();
+//!     Ok(CertStore::from_pem(cert.chain_pem.as_bytes(), cert.key_pem.as_bytes(), bundle)?)
 //! };
-//! let server_yaml = format!(r#"
+//! let start = |yaml: String, sa: &str| -> Result<Proxy, Error> {
+//!     let config = load_str("inline.yaml", &yaml, &LoadOptions::default())?.config;
+//!     let options = ProxyOptions { certs: Some(certs(sa)?), ..ProxyOptions::default() };
+//!     Ok(Proxy::new(config, options)?)
+//! };
+//!
+//! let echo = start(format!(r#"
 //! apiVersion: meshkit.dev/v1alpha1
 //! kind: SidecarProxy
 //! metadata: {{name: echo, namespace: shop}}
@@ -76,18 +83,16 @@
 //! metadata: {{name: echo, namespace: shop}}
 //! spec:
 //!   ingress:
-//!   - port: {{number: {inbound}, name: tcp-echo}}
-//!     bind: 127.0.0.1
-//!     captureMode: NONE
-//!     defaultEndpoint: 127.0.0.1:{app_port}
-//!   egress: [{{port: {{number: {egress}}}, bind: 127.0.0.1, captureMode: NONE, hosts: ["~/*"]}}]
+//!   - {{port: {{number: {inbound}, name: tcp}}, bind: 127.0.0.1, captureMode: NONE, defaultEndpoint: "{app_addr}"}}
+//!   egress:
+//!   - {{port: {{number: {unused}}}, bind: 127.0.0.1, captureMode: NONE, hosts: ["~/*"]}}
 //! ---
 //! apiVersion: security.istio.io/v1
 //! kind: PeerAuthentication
 //! metadata: {{name: default, namespace: shop}}
 //! spec: {{mtls: {{mode: STRICT}}}}
-//! "#);
-//! let client_yaml = format!(r#"
+//! "#), "echo")?;
+//! let web = start(format!(r#"
 //! apiVersion: meshkit.dev/v1alpha1
 //! kind: SidecarProxy
 //! metadata: {{name: web, namespace: shop}}
@@ -97,15 +102,15 @@
 //! kind: Sidecar
 //! metadata: {{name: web, namespace: shop}}
 //! spec:
-//!   ingress: []
-//!   egress: [{{port: {{number: {egress}, name: tcp}}, bind: 127.0.0.1, captureMode: NONE, hosts: ["./echo.shop.svc.cluster.local"]}}]
+//!   egress:
+//!   - {{port: {{number: {egress}}}, bind: 127.0.0.1, captureMode: NONE, hosts: [./echo.shop.svc.cluster.local]}}
 //! ---
 //! apiVersion: networking.istio.io/v1
 //! kind: ServiceEntry
 //! metadata: {{name: echo, namespace: shop}}
 //! spec:
 //!   hosts: [echo.shop.svc.cluster.local]
-//!   ports: [{{number: {egress}, name: tcp-echo, targetPort: {inbound}}}]
+//!   ports: [{{number: 7000, name: tcp, targetPort: {inbound}}}]
 //!   resolution: STATIC
 //!   endpoints: [{{address: 127.0.0.1, serviceAccount: echo}}]
 //! ---
@@ -113,10 +118,17 @@
 //! kind: DestinationRule
 //! metadata: {{name: echo, namespace: shop}}
 //! spec: {{host: echo.shop.svc.cluster.local, trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}}}
-//! "#);
-//! # let _ = (server_yaml, client_yaml);
-//! // Each proxy: load its YAML, give it its certificates, start it.
-//! // (The test suite runs this topology end to end.)
+//! "#), "web")?;
+//! echo.start().await?;
+//! web.start().await?;
+//!
+//! // The web application reaches echo through its sidecar.
+//! let mut s = tokio::net::TcpStream::connect(("127.0.0.1", egress)).await?;
+//! s.write_all(b"hello").await?;
+//! let mut back = [0u8; 5];
+//! s.read_exact(&mut back).await?;
+//! assert_eq!(&back, b"hello");
+//! assert!(web.encode_metrics().contains("istio_tcp_connections_opened_total{reporter=\"source\""));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]

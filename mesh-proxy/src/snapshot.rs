@@ -231,7 +231,8 @@ impl Snapshot {
             }
         }
         let defaults = config.proxy.as_ref().and_then(|p| p.spec.listeners);
-        let capture_limits = |port: u16| {
+        // The capture listeners serve many ports: the proxy-wide defaults.
+        let capture_limits = || {
             let mut limits = ListenerLimits::of(None);
             if let Some(d) = defaults {
                 if let Some(n) = d.max_connections {
@@ -244,7 +245,6 @@ impl Snapshot {
                     limits.detection_timeout = t.get();
                 }
             }
-            let _ = port;
             limits
         };
         if !captured_inbound.is_empty() {
@@ -254,7 +254,7 @@ impl Snapshot {
                     role: ListenerRole::InboundCapture,
                 },
                 spec: None,
-                limits: capture_limits(in_capture),
+                limits: capture_limits(),
             })?;
         }
         if !captured_outbound.is_empty() || catch_all.is_some() {
@@ -264,7 +264,7 @@ impl Snapshot {
                     role: ListenerRole::OutboundCapture,
                 },
                 spec: None,
-                limits: capture_limits(out_capture),
+                limits: capture_limits(),
             })?;
         }
         let clusters = build_clusters(&config, &local, env, previous)?;
