@@ -60,7 +60,9 @@ impl fmt::Display for ListenerKey {
 pub struct ListenerLimits {
     /// Connections open at once; more wait in the accept queue.
     pub max_connections: u32,
-    /// Bytes the proxy buffers per connection, both directions together.
+    /// Bytes the proxy buffers per connection, both directions together:
+    /// the copy buffers (half each way) and the detection prefix. A mesh
+    /// mTLS connection adds rustls' record buffers (about 16 KiB each way).
     pub buffer_bytes: u32,
     /// The protocol detection deadline.
     pub detection_timeout: Duration,
