@@ -176,6 +176,15 @@ async fn redis_cli_and_curl_cross_the_mesh_byte_for_byte() {
     );
     assert!(line.contains("response_flags=\"-\""), "{line}");
     assert_eq!(m.inbound.len(), 2);
+    // The ports are named (`redis`, `http-web`): the client's sidecar took
+    // the protocol from the name and sniffed nothing.
+    let client_metrics = m.client.metrics().await;
+    assert!(
+        !client_metrics
+            .lines()
+            .any(|l| l.starts_with("meshkit_protocol_detection_total{")),
+        "{client_metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,6 +442,342 @@ async fn permissive_accepts_mesh_mtls_plaintext_and_the_apps_own_tls() {
     assert!(
         metrics.contains("meshkit_protocol_detection_total{protocol=\"tls\",reason=\"matched\"}")
     );
+
+    // On one port: the application's own TLS (ALPN h2) passes through to
+    // the application untouched (the echo sends the ClientHello back), a
+    // ClientHello with Istio's ALPN is terminated by the sidecar instead.
+    let app_hello = client_hello(&openssl, "h2,http/1.1").await;
+    let mesh_hello = client_hello(&openssl, "istio-peer-exchange,istio").await;
+    assert_eq!(
+        round_trip(m.inbound[0], &app_hello).await.unwrap(),
+        app_hello
+    );
+    let answer = round_trip(m.inbound[0], &mesh_hello)
+        .await
+        .unwrap_or_default();
+    assert!(
+        !answer
+            .windows(mesh_hello.len())
+            .any(|w| w == mesh_hello.as_slice()),
+        "the mesh ClientHello reached the application"
+    );
+    m.server
+        .wait_metric(
+            &[
+                "meshkit_connections_refused_total{",
+                "reason=\"mtls_handshake_failed\"",
+            ],
+            1,
+        )
+        .await;
+
+    // DISABLE: nothing is terminated, even a mesh ClientHello goes to the
+    // application as it came; plaintext too.
+    let pki = Pki::new();
+    let ip = unique_loopback();
+    let port = fresh(ip);
+    let _disabled = start(
+        &server_yaml(ip, &[(port.port(), "tcp", echo)], MtlsMode::Disable, ""),
+        Some(pki.store("server")),
+    )
+    .await;
+    assert_eq!(round_trip(port, &mesh_hello).await.unwrap(), mesh_hello);
+    assert_eq!(round_trip(port, b"plain").await.unwrap(), b"plain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_by_namespace_and_destination_port() {
+    let echo = echo_app().await;
+    let pki = Pki::new();
+    let (sip, cip, oip) = (unique_loopback(), unique_loopback(), unique_loopback());
+    let (open_port, admin_port) = (fresh(sip), fresh(sip));
+    // Only workloads of `shop` may connect, and nobody to the admin port.
+    let policies = format!(
+        r#"---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: shop-only, namespace: shop}}
+spec:
+  action: ALLOW
+  rules:
+  - from: [{{source: {{namespaces: [shop]}}}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: no-admin-port, namespace: shop}}
+spec:
+  action: DENY
+  rules:
+  - to: [{{operation: {{ports: ["{}"]}}}}]
+"#,
+        admin_port.port()
+    );
+    let server = start(
+        &server_yaml(
+            sip,
+            &[
+                (open_port.port(), "tcp", echo),
+                (admin_port.port(), "tcp-admin", echo),
+            ],
+            MtlsMode::Strict,
+            &policies,
+        ),
+        Some(pki.store("server")),
+    )
+    .await;
+    let services = [
+        (
+            "open.shop.svc.cluster.local",
+            9000,
+            "tcp",
+            open_port,
+            "server",
+        ),
+        (
+            "admin.shop.svc.cluster.local",
+            9001,
+            "tcp",
+            admin_port,
+            "server",
+        ),
+    ];
+    let client_side = |ip| {
+        let (to_open, to_admin) = (fresh(ip), fresh(ip));
+        let yaml = client_yaml(
+            ip,
+            &[
+                (to_open.port(), "open.shop.svc.cluster.local"),
+                (to_admin.port(), "admin.shop.svc.cluster.local"),
+            ],
+            &services,
+            "",
+        );
+        (yaml, to_open, to_admin)
+    };
+    let (yaml, to_open, to_admin) = client_side(cip);
+    let _client = start(&yaml, Some(pki.store("client"))).await;
+    let (yaml, outsider_to_open, _) = client_side(oip);
+    let _outsider = start(&yaml, Some(pki.store_in("other", "client"))).await;
+
+    // shop/client: the open port answers, the admin port is denied.
+    assert_eq!(round_trip(to_open, b"hi").await.unwrap(), b"hi");
+    assert!(
+        round_trip(to_admin, b"hi")
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    // other/client: no ALLOW rule matches its namespace.
+    assert!(
+        round_trip(outsider_to_open, b"hi")
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        lines.push(server.next_log().await);
+    }
+    let find = |needles: &[&str]| {
+        lines
+            .iter()
+            .find(|l| needles.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("no line with {needles:?} in {lines:#?}"))
+            .clone()
+    };
+    find(&[&format!("inbound|{}||", open_port.port()), " - "]);
+    find(&[
+        &format!("inbound|{}||", admin_port.port()),
+        " UAEX ",
+        "rbac_access_denied_matched_policy[shop/no-admin-port]",
+    ]);
+    find(&[" UAEX ", "rbac_access_denied_matched_policy[none]"]);
+    server
+        .wait_metric(
+            &[
+                "istio_tcp_connections_closed_total{",
+                "source_principal=\"spiffe://cluster.local/ns/other/sa/client\"",
+                "response_flags=\"UAEX\"",
+            ],
+            1,
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_failures_eject_an_endpoint_as_clusters_and_the_json_log_show() {
+    let echo = echo_app().await;
+    let pki = Pki::new();
+    let (sip, cip) = (unique_loopback(), unique_loopback());
+    let live = fresh(sip);
+    // Nothing listens on `dead`: connecting is refused.
+    let dead = fresh(sip);
+    let _server = start(
+        &server_yaml(
+            sip,
+            &[(live.port(), "tcp", echo)],
+            MtlsMode::Strict,
+            AUTHZ_ALLOW_CLIENT,
+        ),
+        Some(pki.store("server")),
+    )
+    .await;
+    let egress = fresh(cip);
+    let extra = format!(
+        r#"---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: db, namespace: shop}}
+spec:
+  hosts: [db.shop.svc.cluster.local]
+  ports: [{{number: 9000, name: tcp}}]
+  resolution: STATIC
+  endpoints:
+  - {{address: "{sip}", ports: {{tcp: {live}}}, serviceAccount: server, labels: {{app: db, version: v1}}}}
+  - {{address: "{sip}", ports: {{tcp: {dead}}}, serviceAccount: server, labels: {{app: db, version: v2}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: db, namespace: shop}}
+spec:
+  host: db.shop.svc.cluster.local
+  trafficPolicy:
+    tls: {{mode: ISTIO_MUTUAL}}
+    loadBalancer: {{simple: ROUND_ROBIN}}
+    outlierDetection: {{consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 300s, maxEjectionPercent: 50}}
+"#,
+        live = live.port(),
+        dead = dead.port(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("access.log");
+    let yaml = client_yaml(
+        cip,
+        &[(egress.port(), "db.shop.svc.cluster.local")],
+        &[],
+        &extra,
+    )
+    .replacen(
+        "  identity:",
+        &format!(
+            "  mesh: {{accessLogFile: \"{}\", accessLogEncoding: JSON}}\n  identity:",
+            log_file.display()
+        ),
+        1,
+    );
+    let (_client, admin) = start_configured(&yaml, Some(pki.store("client"))).await;
+
+    // Round robin over both: the dead endpoint fails twice in a row and is
+    // ejected; every later connection goes to the live one.
+    let mut failures = 0;
+    for i in 0..8u8 {
+        let got = round_trip(egress, &[i; 4]).await.unwrap_or_default();
+        if got.is_empty() {
+            failures += 1;
+        } else {
+            assert_eq!(got, [i; 4]);
+        }
+    }
+    assert_eq!(failures, 2);
+
+    let name = "outbound|9000||db.shop.svc.cluster.local";
+    let (status, text) = admin_get(admin, "/clusters").await;
+    assert_eq!(status, 200);
+    for want in [
+        format!("{name}::{dead}::health_flags::/failed_outlier_check"),
+        format!("{name}::{dead}::ejections::1"),
+        format!("{name}::{live}::health_flags::healthy"),
+        format!("{name}::{live}::mtls::true"),
+        format!("{name}::{live}::labels::app=db,version=v1"),
+    ] {
+        assert!(text.lines().any(|l| l == want), "{want} not in\n{text}");
+    }
+    let (_, json) = admin_get(admin, "/clusters?format=json").await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cluster = json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap();
+    let endpoint = |addr: std::net::SocketAddr| {
+        cluster["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["address"] == addr.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(endpoint(dead)["ejected"], true);
+    assert_eq!(endpoint(dead)["healthy"], false);
+    assert_eq!(endpoint(live)["ejected"], false);
+
+    // One JSON access log line per connection, from the configured file.
+    let mut lines = Vec::new();
+    for _ in 0..500 {
+        lines = std::fs::read_to_string(&log_file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
+        if lines.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(lines.len(), 8, "{lines:#?}");
+    let failed: Vec<_> = lines
+        .iter()
+        .filter(|l| l["response_flags"] == "UF")
+        .collect();
+    assert_eq!(failed.len(), 2, "{lines:#?}");
+    for l in &failed {
+        assert_eq!(l["upstream_host"], dead.to_string());
+        assert_eq!(l["bytes_sent"], 0);
+    }
+    for l in lines.iter().filter(|l| l["response_flags"] == "-") {
+        assert_eq!(l["upstream_host"], live.to_string());
+        assert_eq!(l["upstream_cluster"], name);
+        assert_eq!(l["bytes_received"], 4);
+        assert_eq!(l["bytes_sent"], 4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_buffer_budget_caps_detection_and_still_proxies_byte_for_byte() {
+    let echo = echo_app().await;
+    let pki = Pki::new();
+    let sip = unique_loopback();
+    let port = fresh(sip);
+    let yaml = server_yaml(sip, &[(port.port(), "tcp", echo)], MtlsMode::Permissive, "").replacen(
+        "  identity:",
+        &format!(
+            "  ports: [{{port: {}, bufferBytesPerConnection: 64}}]\n  identity:",
+            port.port()
+        ),
+        1,
+    );
+    let side = start(&yaml, Some(pki.store("server"))).await;
+    // Looks like the start of an HTTP request line that never ends: the
+    // detector may hold 64 bytes, then falls back to TCP.
+    let mut sent = b"GET /".to_vec();
+    sent.extend(payload(1 << 20, 9));
+    assert!(round_trip(port, &sent).await.unwrap() == sent);
+    let metrics = side.metrics().await;
+    assert!(
+        metrics
+            .contains("meshkit_protocol_detection_total{protocol=\"tcp\",reason=\"byte_cap\"} 1"),
+        "{metrics}"
+    );
+    side.wait_metric(
+        &[
+            "istio_tcp_received_bytes_total{",
+            "reporter=\"destination\"",
+        ],
+        sent.len() as u64,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,17 +922,18 @@ async fn admin_endpoints_and_drain() {
     let pki = Pki::new();
     let sip = unique_loopback();
     let inbound = fresh(sip);
-    let side = start_with(
-        &server_yaml(
-            sip,
-            &[(inbound.port(), "tcp", echo)],
-            MtlsMode::Permissive,
-            "",
-        ),
-        Some(pki.store("server")),
-        Some(control),
+    let yaml = server_yaml(
+        sip,
+        &[(inbound.port(), "tcp", echo)],
+        MtlsMode::Permissive,
+        "",
     )
-    .await;
+    .replacen(
+        "  identity:",
+        "  certificates: {certChain: /etc/mesh/cert-chain.pem, privateKey: /etc/mesh/key.pem, rootCert: /etc/mesh/root-cert.pem}\n  identity:",
+        1,
+    );
+    let side = start_with(&yaml, Some(pki.store("server")), Some(control)).await;
     assert_eq!(
         admin_get(side.admin, "/ready").await,
         (200, "LIVE\n".into())
@@ -598,7 +944,12 @@ async fn admin_endpoints_and_drain() {
     let (status, dump) = admin_get(side.admin, "/config_dump").await;
     assert_eq!(status, 200);
     assert!(dump.contains("\"generation\": 1"), "{dump}");
-    assert!(!dump.contains("key.pem"));
+    assert!(dump.contains("/etc/mesh/cert-chain.pem"), "{dump}");
+    assert!(
+        !dump.contains("key.pem"),
+        "the private key path is redacted"
+    );
+    assert!(dump.contains("[redacted]"), "{dump}");
     let (status, stats) = admin_get(side.admin, "/stats/prometheus").await;
     assert_eq!(status, 200);
     assert!(

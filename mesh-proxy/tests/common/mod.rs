@@ -38,6 +38,17 @@ impl Pki {
         self.store_trusting(sa, self.ca.bundle_pem())
     }
 
+    /// The certificates of service account `sa` in namespace `ns`.
+    pub fn store_in(&self, ns: &str, sa: &str) -> Arc<CertStore> {
+        let cert = self.ca.issue(&self.td.istio_id(ns, sa).unwrap()).unwrap();
+        CertStore::from_pem(
+            cert.chain_pem.as_bytes(),
+            cert.key_pem.as_bytes(),
+            self.ca.bundle_pem().as_bytes(),
+        )
+        .unwrap()
+    }
+
     /// A certificate of this CA for `sa`, trusting `bundle`.
     pub fn store_trusting(&self, sa: &str, bundle: &str) -> Arc<CertStore> {
         let cert = self.ca.issue(&self.td.istio_id(NS, sa).unwrap()).unwrap();
@@ -123,6 +134,51 @@ pub async fn start_with(
         admin,
         log: rx,
     }
+}
+
+/// Starts a proxy for `yaml` with the access log its `SidecarProxy` asks
+/// for (no override), and the admin endpoints on a fresh address.
+pub async fn start_configured(yaml: &str, certs: Option<Arc<CertStore>>) -> (Proxy, SocketAddr) {
+    let loaded =
+        load_str("test.yaml", yaml, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = Proxy::new(
+        loaded.config,
+        ProxyOptions {
+            certs,
+            ..ProxyOptions::default()
+        },
+    )
+    .unwrap();
+    proxy.start().await.unwrap();
+    let admin_listener = TcpListener::bind((unique_loopback(), 0)).await.unwrap();
+    let admin = admin_listener.local_addr().unwrap();
+    tokio::spawn(Admin::new(proxy.clone(), None).serve(admin_listener));
+    (proxy, admin)
+}
+
+/// The first TLS record (the ClientHello) `openssl s_client` sends with
+/// the ALPN list `alpn` and the SNI `app.example.org`.
+pub async fn client_hello(openssl: &std::path::Path, alpn: &str) -> Vec<u8> {
+    let listener = TcpListener::bind((unique_loopback(), 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut child = tokio::process::Command::new(openssl)
+        .args(["s_client", "-connect", &addr.to_string()])
+        .args(["-servername", "app.example.org", "-alpn", alpn])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut hello = vec![0u8; 5];
+    s.read_exact(&mut hello).await.unwrap();
+    assert_eq!(hello[0], 22, "a TLS handshake record");
+    let len = usize::from(u16::from_be_bytes([hello[3], hello[4]]));
+    hello.resize(5 + len, 0);
+    s.read_exact(&mut hello[5..]).await.unwrap();
+    let _ = child.kill().await;
+    hello
 }
 
 /// A fresh address on a fresh loopback IP.
