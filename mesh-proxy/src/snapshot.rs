@@ -70,6 +70,12 @@ pub struct ListenerLimits {
     pub rate_limit: Option<TokenBucket>,
 }
 
+/// Below this per-connection budget a listener warns: protocol detection
+/// holds at most the budget, and a ClientHello (about 300 bytes from
+/// rustls, over 1.5 KiB with post-quantum key shares) that does not fit is
+/// taken for plaintext.
+pub const MIN_BUFFER_FOR_TLS_DETECTION: u32 = 2048;
+
 /// Per-connection buffer when none is configured: 16 KiB each way.
 pub const DEFAULT_BUFFER_BYTES: u32 = 32 * 1024;
 
@@ -189,6 +195,13 @@ impl Snapshot {
                         plan.key.addr.port()
                     ),
                 });
+            }
+            if plan.limits.buffer_bytes < MIN_BUFFER_FOR_TLS_DETECTION {
+                tracing::warn!(
+                    listener = %plan.key,
+                    buffer_bytes = plan.limits.buffer_bytes,
+                    "bufferBytesPerConnection is below {MIN_BUFFER_FOR_TLS_DETECTION}: a ClientHello may not fit, so mesh mTLS can be taken for plaintext (refused under STRICT, passed through under PERMISSIVE)"
+                );
             }
             listeners.entry(plan.key).or_insert(plan);
             Ok(())
