@@ -138,6 +138,39 @@ pub struct MeshSettings {
     /// The Kubernetes cluster domain (`cluster.local`), for service hosts.
     #[serde(default)]
     pub cluster_domain: Option<String>,
+    /// The port of the outbound capture listener, where iptables redirects
+    /// the workload's outgoing connections (Istio's `proxyListenPort`,
+    /// 15001).
+    #[serde(default)]
+    pub proxy_listen_port: Option<Port>,
+    /// The port of the inbound capture listener, where iptables redirects
+    /// connections to the workload (Istio's `proxyInboundListenPort`,
+    /// 15006).
+    #[serde(default)]
+    pub proxy_inbound_listen_port: Option<Port>,
+    /// Where the access log goes: a file path, `/dev/stdout`, or empty
+    /// for none (Istio's `accessLogFile`; off by default, as in Istio).
+    #[serde(default)]
+    pub access_log_file: Option<String>,
+    /// The access log's format (Istio's `accessLogEncoding`).
+    #[serde(default)]
+    pub access_log_encoding: Option<AccessLogEncoding>,
+}
+
+/// Istio's default outbound capture port (`proxyListenPort`).
+pub const DEFAULT_PROXY_LISTEN_PORT: u16 = 15001;
+/// Istio's default inbound capture port (`proxyInboundListenPort`).
+pub const DEFAULT_PROXY_INBOUND_LISTEN_PORT: u16 = 15006;
+
+/// `accessLogEncoding`: one line per connection as text or as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessLogEncoding {
+    /// Istio's default text format.
+    #[default]
+    Text,
+    /// Istio's JSON format: one object per line with the same fields.
+    Json,
 }
 
 /// The `spec` of a `LocalRateLimit`: a token bucket per listener, in the

@@ -12,7 +12,8 @@ use super::error::Diagnostic;
 use super::kube_service::KubeServiceSpec;
 use super::load::LoadOptions;
 use super::meshkit::{
-    CircuitBreakerSpec, DEFAULT_ADMIN_ADDRESS, Direction, LocalRateLimitSpec, SidecarProxySpec,
+    CircuitBreakerSpec, DEFAULT_ADMIN_ADDRESS, DEFAULT_PROXY_INBOUND_LISTEN_PORT,
+    DEFAULT_PROXY_LISTEN_PORT, Direction, LocalRateLimitSpec, MeshSettings, SidecarProxySpec,
     TokenBucket,
 };
 use super::meta::{Labels, labels_match};
@@ -247,6 +248,26 @@ pub struct Cluster {
     pub policy: EffectivePolicy,
     /// The consecutive-failure breaker, when configured.
     pub circuit_breaker: Option<CircuitBreakerSpec>,
+}
+
+impl Cluster {
+    /// A cluster without endpoints and with the default policy: `host:port`,
+    /// opaque, resolution `NONE` (a proxy passes such traffic through to
+    /// the original destination), outside the mesh. For clusters a proxy
+    /// makes itself, such as Istio's `PassthroughCluster`.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Cluster {
+            host: host.into(),
+            port,
+            subset: None,
+            mode: PortMode::Opaque,
+            resolution: Resolution::None,
+            mesh_external: true,
+            endpoints: Vec::new(),
+            policy: EffectivePolicy::default(),
+            circuit_breaker: None,
+        }
+    }
 }
 
 /// One upstream endpoint of a [`Cluster`].
@@ -520,6 +541,23 @@ impl EffectiveConfig {
                     .unwrap_or_else(|| "cluster.local".into()),
             ),
         })
+    }
+
+    /// The mesh settings of the `SidecarProxy`, when it has some.
+    pub fn mesh_settings(&self) -> Option<&MeshSettings> {
+        self.proxy.as_ref().and_then(|p| p.spec.mesh.as_ref())
+    }
+
+    /// The ports of the capture listeners, outbound then inbound:
+    /// configured, or Istio's 15001 and 15006.
+    pub fn capture_ports(&self) -> (u16, u16) {
+        let mesh = self.mesh_settings();
+        (
+            mesh.and_then(|m| m.proxy_listen_port)
+                .map_or(DEFAULT_PROXY_LISTEN_PORT, |p| p.get()),
+            mesh.and_then(|m| m.proxy_inbound_listen_port)
+                .map_or(DEFAULT_PROXY_INBOUND_LISTEN_PORT, |p| p.get()),
+        )
     }
 
     /// The admin address: configured, or loopback

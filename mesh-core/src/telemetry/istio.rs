@@ -136,6 +136,17 @@ impl IstioMetrics {
         }
     }
 
+    /// The byte counters of one TCP connection's labels, `(sent,
+    /// received)`: handles to the same counters [`tcp_bytes`](Self::tcp_bytes)
+    /// adds to, so a proxy can count bytes as they move (one atomic add per
+    /// read) without looking the labels up each time.
+    pub fn tcp_byte_counters(&self, labels: &ConnectionLabels) -> (Counter, Counter) {
+        (
+            self.tcp_sent.get_or_create(labels).clone(),
+            self.tcp_received.get_or_create(labels).clone(),
+        )
+    }
+
     /// Counts a closed TCP connection.
     pub fn tcp_closed(&self, labels: &ConnectionLabels) {
         self.tcp_closed.get_or_create(labels).inc();
@@ -203,6 +214,28 @@ mod tests {
         ] {
             assert!(closed.contains(want), "{want} not in {closed}");
         }
+    }
+
+    #[test]
+    fn byte_counter_handles_share_the_family() {
+        let mut registry = Registry::default();
+        let m = IstioMetrics::register(&mut registry);
+        let l = labels();
+        let (sent, received) = m.tcp_byte_counters(&l);
+        sent.inc_by(7);
+        received.inc_by(3);
+        m.tcp_bytes(&l, 1, 1);
+        let text = encode(&registry);
+        assert!(
+            text.lines()
+                .any(|x| x.starts_with("istio_tcp_sent_bytes_total{") && x.ends_with(" 8")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|x| x.starts_with("istio_tcp_received_bytes_total{") && x.ends_with(" 4")),
+            "{text}"
+        );
     }
 
     #[test]
