@@ -11,7 +11,7 @@
 //! - [`h2`]: the RFC 9113 frame codec, HPACK (RFC 7541), the client preface
 //!   sniffer, connection and stream state with flow control, and hardening
 //!   against the known HTTP/2 attacks.
-//! - `grpc`: length-prefixed messages, status and `grpc-timeout` deadlines,
+//! - [`grpc`]: length-prefixed messages, status and `grpc-timeout` deadlines,
 //!   and the trailers-only local replies a proxy sends.
 //!
 //! Every connection driver dials upstreams through
@@ -46,5 +46,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod grpc;
 pub mod h1;
 pub mod h2;
