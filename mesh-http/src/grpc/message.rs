@@ -268,44 +268,54 @@ impl MessageCodec {
 
     /// Splits the next message out of `buf`, as framed, without inflating
     /// it: `Ok(None)` until it is complete.
+    #[inline]
     pub fn decode_message(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, MessageError> {
-        let (compressed, len) = match self.pending {
-            Some(prefix) => prefix,
-            None => {
-                let Some(prefix) = buf.first_chunk::<PREFIX_LEN>() else {
-                    return Ok(None);
-                };
-                let compressed = match prefix[0] {
-                    FLAG_PLAIN => false,
-                    FLAG_COMPRESSED => true,
-                    flags => return Err(self.error(MessageErrorKind::BadFlags { flags })),
-                };
-                let [_, a, b, c, d] = *prefix;
-                let length = u32::from_be_bytes([a, b, c, d]);
-                let len = usize::try_from(length).unwrap_or(usize::MAX);
-                if len > self.limits.max_message_size {
-                    return Err(self.error(MessageErrorKind::TooLarge {
-                        length: len,
-                        max: self.limits.max_message_size,
-                    }));
-                }
-                buf.advance(PREFIX_LEN);
-                (compressed, len)
+        if let Some((compressed, len)) = self.pending {
+            if buf.len() < len {
+                return Ok(None);
             }
-        };
-        if buf.len() < len {
-            self.pending = Some((compressed, len));
-            return Ok(None);
+            self.pending = None;
+            return Ok(Some(Message {
+                compressed,
+                payload: buf.split_to(len).freeze(),
+            }));
         }
-        self.pending = None;
-        Ok(Some(Message {
-            compressed,
-            payload: buf.split_to(len).freeze(),
-        }))
+        let Some(prefix) = buf.first_chunk::<PREFIX_LEN>() else {
+            return Ok(None);
+        };
+        let compressed = match prefix[0] {
+            FLAG_PLAIN => false,
+            FLAG_COMPRESSED => true,
+            flags => return Err(self.error(MessageErrorKind::BadFlags { flags })),
+        };
+        let [_, a, b, c, d] = *prefix;
+        let len = usize::try_from(u32::from_be_bytes([a, b, c, d])).unwrap_or(usize::MAX);
+        if len > self.limits.max_message_size {
+            return Err(self.error(MessageErrorKind::TooLarge {
+                length: len,
+                max: self.limits.max_message_size,
+            }));
+        }
+        if buf.len() - PREFIX_LEN >= len {
+            // The whole message is there (the common case): one split, and
+            // the prefix dropped from the frozen view.
+            let mut payload = buf.split_to(PREFIX_LEN + len).freeze();
+            payload.advance(PREFIX_LEN);
+            return Ok(Some(Message {
+                compressed,
+                payload,
+            }));
+        }
+        // Consume the prefix and remember it: until the payload is whole,
+        // each call is one comparison.
+        buf.advance(PREFIX_LEN);
+        self.pending = Some((compressed, len));
+        Ok(None)
     }
 
     /// A framed message as the application sees it: inflated if its flag
     /// says compressed, the payload itself otherwise.
+    #[inline]
     pub fn open(&self, message: Message) -> Result<Bytes, MessageError> {
         if !message.compressed {
             return Ok(message.payload);
@@ -353,6 +363,7 @@ impl Decoder for MessageCodec {
     type Item = Bytes;
     type Error = MessageError;
 
+    #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, MessageError> {
         match self.decode_message(buf)? {
             Some(message) => self.open(message).map(Some),
