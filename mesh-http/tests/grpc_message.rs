@@ -71,7 +71,7 @@ fn waiting_for_a_large_message_does_no_work_per_byte() {
     // is one length comparison: nothing is re-read, consumed, copied or
     // reserved until the payload is whole, so n pieces cost O(n).
     let payload = Bytes::from(vec![1u8; 64 << 10]);
-    let wire = encode_all(Encoding::Identity, &[payload.clone()]);
+    let wire = encode_all(Encoding::Identity, std::slice::from_ref(&payload));
     let mut c = codec(Encoding::Identity);
     let mut buf = BytesMut::with_capacity(wire.len());
     for (i, b) in wire[..wire.len() - 1].iter().enumerate() {
@@ -104,7 +104,7 @@ fn three_mebibytes_within_the_default_limit() {
     let limits = Limits {
         max_message_size: (3 << 20) - 1,
     };
-    let wire = encode_all(Encoding::Identity, &[big.clone()]);
+    let wire = encode_all(Encoding::Identity, std::slice::from_ref(&big));
     let e = MessageCodec::new(Side::Upstream, limits)
         .decode(&mut BytesMut::from(&wire[..5]))
         .unwrap_err();
