@@ -125,6 +125,8 @@ proptest! {
     fn message_percent_round_trip(message in any::<String>()) {
         let wire = encode_message(&message);
         prop_assert!(wire.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+        // A valid HTTP/2 field value: no whitespace at either end.
+        prop_assert!(!wire.starts_with(' ') && !wire.ends_with(' '));
         prop_assert_eq!(decode_message(wire.as_bytes()), message);
     }
 

@@ -17,8 +17,7 @@ use flate2::Compression;
 use flate2::bufread::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use super::{GRPC_ENCODING, find};
-use crate::h2::hpack::Field;
+use super::{Fields, GRPC_ENCODING};
 
 /// The compression of one direction of a stream (`grpc-encoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -59,8 +58,10 @@ impl Encoding {
 
     /// The encoding a head declares in `grpc-encoding`; identity when it
     /// declares none.
-    pub fn from_fields(fields: &[Field]) -> Result<Encoding, UnsupportedEncoding> {
-        find(fields, GRPC_ENCODING).map_or(Ok(Encoding::Identity), |v| Encoding::parse(v))
+    pub fn from_fields(fields: &(impl Fields + ?Sized)) -> Result<Encoding, UnsupportedEncoding> {
+        fields
+            .field(GRPC_ENCODING)
+            .map_or(Ok(Encoding::Identity), |v| Encoding::parse(v))
     }
 
     /// The `grpc-encoding` value.
@@ -110,6 +111,7 @@ pub(crate) fn gzip(data: &[u8], dst: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h2::hpack::Field;
 
     #[test]
     fn parse_names() {
@@ -119,7 +121,7 @@ mod tests {
         let e = Encoding::parse(b"snappy").unwrap_err();
         assert_eq!(e.name, "snappy");
         assert!(e.to_string().contains("identity,gzip"), "{e}");
-        assert_eq!(Encoding::from_fields(&[]), Ok(Encoding::Identity));
+        assert_eq!(Encoding::from_fields(&Vec::new()), Ok(Encoding::Identity));
         assert_eq!(
             Encoding::from_fields(&[Field::new("grpc-encoding", "gzip")]),
             Ok(Encoding::Gzip)

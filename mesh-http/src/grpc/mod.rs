@@ -72,6 +72,7 @@
 //! [`RetryPolicy`]: mesh_resilience::retry::RetryPolicy
 
 pub mod compression;
+pub mod fields;
 pub mod message;
 pub mod reply;
 pub mod retry;
@@ -79,14 +80,11 @@ pub mod status;
 pub mod timeout;
 
 pub use compression::{Encoding, UnsupportedEncoding};
+pub use fields::{Fields, FieldsMut};
 pub use message::{Limits, Message, MessageCodec, MessageError, MessageErrorKind};
 pub use reply::LocalReply;
 pub use status::{Code, ResponseStatus, Status, StatusSource};
 pub use timeout::{Deadline, TimeoutValue};
-
-use bytes::Bytes;
-
-use crate::h2::hpack::Field;
 
 /// `content-type` of gRPC; `application/grpc+proto`, `application/grpc+json`
 /// and parameters after `;` are gRPC too ([`is_grpc`]).
@@ -120,22 +118,14 @@ pub fn is_grpc(content_type: &[u8]) -> bool {
 }
 
 /// Whether a request (or response) head says gRPC by its `content-type`.
-pub fn is_grpc_request(fields: &[Field]) -> bool {
-    find(fields, "content-type").is_some_and(|v| is_grpc(v))
-}
-
-/// The value of the first field called `name` (names in HTTP/2 are
-/// lower-case, so the comparison is exact).
-pub(crate) fn find<'a>(fields: &'a [Field], name: &str) -> Option<&'a Bytes> {
-    fields
-        .iter()
-        .find(|f| f.name == name.as_bytes())
-        .map(|f| &f.value)
+pub fn is_grpc_request(fields: &(impl Fields + ?Sized)) -> bool {
+    fields.field("content-type").is_some_and(|v| is_grpc(v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h2::hpack::Field;
 
     #[test]
     fn content_types() {
@@ -163,5 +153,9 @@ mod tests {
             Field::new("content-type", "application/grpc")
         ]));
         assert!(!is_grpc_request(&[Field::new(":method", "POST")]));
+        let mut map = crate::h1::HeaderMap::new();
+        map.append("Content-Type", "application/grpc+proto")
+            .unwrap();
+        assert!(is_grpc_request(&map));
     }
 }

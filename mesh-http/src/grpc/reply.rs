@@ -11,6 +11,7 @@
 use bytes::BytesMut;
 
 use super::{CONTENT_TYPE, Code, Status};
+use crate::h1::HeaderMap;
 use crate::h2::frame::{Headers, StreamId};
 use crate::h2::hpack::{Encoder, Field};
 
@@ -77,6 +78,17 @@ impl LocalReply {
         ];
         self.status.write_fields(&mut fields);
         fields
+    }
+
+    /// The regular fields of the response for a connection layer that
+    /// keeps `:status` apart (as a number, 200): `content-type:
+    /// application/grpc` and the status. Sent with an empty body, the
+    /// response goes out as one HEADERS frame with END_STREAM.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(4);
+        let _ = headers.append("content-type", CONTENT_TYPE);
+        self.status.write_fields(&mut headers);
+        headers
     }
 
     /// The response as one HEADERS frame on `stream_id` with END_STREAM
@@ -147,6 +159,12 @@ mod tests {
             assert_eq!(read.source, StatusSource::Headers);
             assert_eq!(read.status, reply.status);
             assert_eq!(read.status.code, code);
+            let headers = reply.headers();
+            assert_eq!(headers.get("content-type").unwrap(), "application/grpc");
+            assert_eq!(
+                ResponseStatus::read(200, &headers, None).status,
+                reply.status
+            );
         }
     }
 }

@@ -18,8 +18,7 @@
 
 use mesh_resilience::retry::{RetryOn, RetryPolicy, Verdict, pushback};
 
-use super::{Code, GRPC_RETRY_PUSHBACK_MS, ResponseStatus, StatusSource, find};
-use crate::h2::hpack::Field;
+use super::{Code, Fields, GRPC_RETRY_PUSHBACK_MS, ResponseStatus, StatusSource};
 
 /// Whether `retry_on` makes a response with status `code` retryable.
 pub fn retryable(retry_on: &RetryOn, code: Code) -> bool {
@@ -31,22 +30,24 @@ pub fn retryable(retry_on: &RetryOn, code: Code) -> bool {
 /// else on its `grpc-status` with the server's pushback from the same
 /// block of fields. A status inferred from the HTTP status alone is not a
 /// gRPC status and triggers no gRPC condition (as in Envoy).
-pub fn verdict(
+pub fn verdict<F: Fields + ?Sized>(
     policy: &RetryPolicy,
     http_status: u16,
-    headers: &[Field],
-    trailers: Option<&[Field]>,
+    headers: &F,
+    trailers: Option<&F>,
 ) -> Verdict {
     if policy.retry_on.status(http_status) {
         return Verdict::Retry;
     }
     let response = ResponseStatus::read(http_status, headers, trailers);
-    let block = match response.source {
-        StatusSource::Trailers => trailers.unwrap_or_default(),
-        StatusSource::Headers => headers,
-        StatusSource::HttpStatus => return Verdict::Accept,
+    let block = match (response.source, trailers) {
+        (StatusSource::Trailers, Some(trailers)) => trailers,
+        (StatusSource::Headers, _) => headers,
+        _ => return Verdict::Accept,
     };
-    let pushback = find(block, GRPC_RETRY_PUSHBACK_MS).map(|v| pushback::parse_grpc_pushback(v));
+    let pushback = block
+        .field(GRPC_RETRY_PUSHBACK_MS)
+        .map(|v| pushback::parse_grpc_pushback(v));
     policy.verdict_for_grpc(response.status.code.into(), pushback)
 }
 
@@ -55,6 +56,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::h1::HeaderMap;
+    use crate::h2::hpack::Field;
 
     /// Envoy's token for a code is the code's name in kebab case; this
     /// checks that `RetryOn` (the one owner of the mapping) agrees, for
@@ -136,7 +139,7 @@ mod tests {
         ];
         let trailers = [Field::new("grpc-status", "14")];
         assert_eq!(
-            verdict(&policy, 200, &head, Some(&trailers)),
+            verdict(&policy, 200, &head[..], Some(&trailers[..])),
             Verdict::Retry
         );
         // Headers of a streaming response: nothing to retry on.
@@ -144,8 +147,14 @@ mod tests {
         // A non-gRPC 503 is retried by its HTTP status (Istio's default has
         // retriable-status-codes 503); a 502 is not, although gRPC would
         // read it as UNAVAILABLE.
-        assert_eq!(verdict(&policy, 503, &[], None), Verdict::Retry);
-        assert_eq!(verdict(&policy, 502, &[], None), Verdict::Accept);
+        assert_eq!(
+            verdict(&policy, 503, &HeaderMap::new(), None),
+            Verdict::Retry
+        );
+        assert_eq!(
+            verdict(&policy, 502, &HeaderMap::new(), None),
+            Verdict::Accept
+        );
         let deadline = RetryPolicy {
             retry_on: RetryOn::parse("deadline-exceeded").unwrap(),
             ..RetryPolicy::default()

@@ -14,8 +14,7 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 
-use super::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN, find};
-use crate::h2::hpack::Field;
+use super::{Fields, FieldsMut, GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN};
 
 macro_rules! codes {
     ($($(#[$doc:meta])* $variant:ident = $n:literal, $name:literal;)*) => {
@@ -216,9 +215,9 @@ impl Status {
     /// trailers-only response), or `None` when it has no `grpc-status`.
     /// A `grpc-status` that is not a number reads as `INTERNAL` (the
     /// response is malformed), keeping the original value in the message.
-    pub fn from_fields(fields: &[Field]) -> Option<Status> {
-        let raw = find(fields, GRPC_STATUS)?;
-        let details = find(fields, GRPC_STATUS_DETAILS_BIN).cloned();
+    pub fn from_fields(fields: &(impl Fields + ?Sized)) -> Option<Status> {
+        let raw = fields.field(GRPC_STATUS)?;
+        let details = fields.field(GRPC_STATUS_DETAILS_BIN).cloned();
         let Some(code) = Code::parse_header(raw) else {
             return Some(Status {
                 code: Code::Internal,
@@ -226,7 +225,8 @@ impl Status {
                 details,
             });
         };
-        let message = find(fields, GRPC_MESSAGE)
+        let message = fields
+            .field(GRPC_MESSAGE)
             .map(|m| decode_message(m))
             .unwrap_or_default();
         Some(Status {
@@ -239,14 +239,17 @@ impl Status {
     /// Appends `grpc-status`, then `grpc-message` (percent-encoded; left
     /// out when empty) and `grpc-status-details-bin` (verbatim; when
     /// present).
-    pub fn write_fields(&self, out: &mut Vec<Field>) {
-        out.push(Field::new(GRPC_STATUS, self.code.header_value()));
+    pub fn write_fields(&self, out: &mut impl FieldsMut) {
+        out.append_field(
+            GRPC_STATUS,
+            Bytes::from_static(self.code.header_value().as_bytes()),
+        );
         if !self.message.is_empty() {
             let encoded = encode_message(&self.message).into_owned();
-            out.push(Field::new(GRPC_MESSAGE, encoded));
+            out.append_field(GRPC_MESSAGE, Bytes::from(encoded));
         }
         if let Some(details) = &self.details {
-            out.push(Field::new(GRPC_STATUS_DETAILS_BIN, details.clone()));
+            out.append_field(GRPC_STATUS_DETAILS_BIN, details.clone());
         }
     }
 }
@@ -288,8 +291,12 @@ impl ResponseStatus {
     /// `headers` and, if a second HEADERS frame ended the stream,
     /// `trailers`: from the trailers, else from the headers (trailers-only),
     /// else inferred from the HTTP status.
-    pub fn read(http_status: u16, headers: &[Field], trailers: Option<&[Field]>) -> ResponseStatus {
-        if let Some(status) = trailers.and_then(Status::from_fields) {
+    pub fn read<F: Fields + ?Sized>(
+        http_status: u16,
+        headers: &F,
+        trailers: Option<&F>,
+    ) -> ResponseStatus {
+        if let Some(status) = trailers.and_then(|t| Status::from_fields(t)) {
             return ResponseStatus {
                 status,
                 source: StatusSource::Trailers,
@@ -320,16 +327,23 @@ const fn unreserved(b: u8) -> bool {
 /// Percent-encodes a status message for `grpc-message`: its UTF-8 bytes,
 /// with every byte outside printable ASCII, and `%` itself, written as
 /// `%XX` (upper-case hex). Borrowed when nothing needed escaping.
+///
+/// A space at either end is escaped too (`%20`): the spec would let it
+/// through, but an HTTP/2 field value must not begin or end with
+/// whitespace (RFC 9113 §8.2.1), and a strict peer treats such a response
+/// as malformed. Any gRPC decoder reads `%20` back as a space.
 pub fn encode_message(message: &str) -> Cow<'_, str> {
     let bytes = message.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| !unreserved(b)) else {
+    let last = bytes.len().saturating_sub(1);
+    let literal = |i: usize, b: u8| unreserved(b) && !(b == b' ' && (i == 0 || i == last));
+    let Some(first) = bytes.iter().enumerate().position(|(i, &b)| !literal(i, b)) else {
         return Cow::Borrowed(message);
     };
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len() + 16);
     out.push_str(&message[..first]);
-    for &b in &bytes[first..] {
-        if unreserved(b) {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
+        if literal(i, b) {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -382,6 +396,8 @@ pub fn decode_message(value: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1::HeaderMap;
+    use crate::h2::hpack::Field;
 
     #[test]
     fn codes_by_number_and_name() {
@@ -472,6 +488,9 @@ mod tests {
             ("\u{1F600}", "%F0%9F%98%80"),
             ("déjà vu\n", "d%C3%A9j%C3%A0 vu%0A"),
             ("~ !$&", "~ !$&"),
+            (" edges ", "%20edges%20"),
+            (" ", "%20"),
+            ("a  b", "a  b"),
             ("\u{7f}", "%7F"),
         ];
         for (plain, wire) in table {
@@ -537,7 +556,7 @@ mod tests {
             Field::new("grpc-status", "5"),
             Field::new("grpc-message", "no such key"),
         ];
-        let r = ResponseStatus::read(200, &ok_headers, Some(&trailers));
+        let r = ResponseStatus::read(200, &ok_headers[..], Some(&trailers[..]));
         assert_eq!(r.source, StatusSource::Trailers);
         assert_eq!(r.status, Status::new(Code::NotFound, "no such key"));
 
@@ -547,16 +566,16 @@ mod tests {
             Field::new("content-type", "application/grpc"),
             Field::new("grpc-status", "14"),
         ];
-        let r = ResponseStatus::read(200, &only, None);
+        let r = ResponseStatus::read(200, &only[..], None);
         assert_eq!(
             (r.source, r.status.code),
             (StatusSource::Headers, Code::Unavailable)
         );
         // Trailers without a status fall back to the headers.
-        let r = ResponseStatus::read(200, &only, Some(&[Field::new("x", "y")]));
+        let r = ResponseStatus::read(200, &only[..], Some(&[Field::new("x", "y")][..]));
         assert_eq!(r.source, StatusSource::Headers);
         // Trailers win over headers.
-        let r = ResponseStatus::read(200, &only, Some(&trailers));
+        let r = ResponseStatus::read(200, &only[..], Some(&trailers[..]));
         assert_eq!(r.status.code, Code::NotFound);
 
         // No grpc-status anywhere: the HTTP status decides.
@@ -565,7 +584,7 @@ mod tests {
             (404, Code::Unimplemented),
             (200, Code::Unknown),
         ] {
-            let r = ResponseStatus::read(http, &[Field::new(":status", http.to_string())], None);
+            let r = ResponseStatus::read(http, &HeaderMap::new(), None);
             assert_eq!((r.source, r.status.code), (StatusSource::HttpStatus, code));
         }
     }

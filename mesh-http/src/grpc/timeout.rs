@@ -20,8 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mesh_resilience::clock::{Clock, Timestamp, TokioClock};
 
-use super::{GRPC_TIMEOUT, find};
-use crate::h2::hpack::Field;
+use super::{Fields, FieldsMut, GRPC_TIMEOUT};
 
 /// The most digits the value may have.
 const MAX_DIGITS: usize = 8;
@@ -134,26 +133,14 @@ pub fn encode(timeout: Duration) -> TimeoutValue {
 
 /// The request's deadline in a head's `grpc-timeout`, if it has one
 /// (a malformed value is no deadline).
-pub fn from_fields(fields: &[Field]) -> Option<Duration> {
-    find(fields, GRPC_TIMEOUT).and_then(|v| parse(v))
+pub fn from_fields(fields: &(impl Fields + ?Sized)) -> Option<Duration> {
+    fields.field(GRPC_TIMEOUT).and_then(|v| parse(v))
 }
 
 /// Sets `grpc-timeout` in `fields` to `timeout`, replacing any value there
 /// (and dropping duplicates, so the peer sees exactly one).
-pub fn set_field(fields: &mut Vec<Field>, timeout: Duration) {
-    let value = Field::new(GRPC_TIMEOUT, encode(timeout).to_bytes());
-    let is_timeout = |f: &Field| f.name == GRPC_TIMEOUT.as_bytes();
-    match fields.iter().position(is_timeout) {
-        Some(first) => {
-            fields[first] = value;
-            let mut i = 0;
-            fields.retain(|f| {
-                i += 1;
-                i - 1 == first || !is_timeout(f)
-            });
-        }
-        None => fields.push(value),
-    }
+pub fn set_field(fields: &mut impl FieldsMut, timeout: Duration) {
+    fields.set_field(GRPC_TIMEOUT, encode(timeout).to_bytes());
 }
 
 /// The moment a request must be finished by, on a [`Clock`].
@@ -176,7 +163,7 @@ impl<C: Clock> Deadline<C> {
 
     /// The deadline a request head sets with `grpc-timeout`, counted from
     /// now (call it when the head arrives); `None` when it sets none.
-    pub fn from_fields(clock: C, fields: &[Field]) -> Option<Deadline<C>> {
+    pub fn from_fields(clock: C, fields: &(impl Fields + ?Sized)) -> Option<Deadline<C>> {
         from_fields(fields).map(|timeout| Deadline::after(clock, timeout))
     }
 
@@ -211,7 +198,7 @@ impl<C: Clock> Deadline<C> {
     /// and returns it. At zero the request should not be sent at all:
     /// check [`is_expired`](Self::is_expired) first and answer
     /// `DEADLINE_EXCEEDED` locally.
-    pub fn forward(&self, fields: &mut Vec<Field>) -> Duration {
+    pub fn forward(&self, fields: &mut impl FieldsMut) -> Duration {
         let left = self.remaining();
         set_field(fields, left);
         left
@@ -229,6 +216,8 @@ impl Deadline<TokioClock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1::HeaderMap;
+    use crate::h2::hpack::Field;
     use mesh_resilience::clock::ManualClock;
 
     #[test]
@@ -297,6 +286,14 @@ mod tests {
         let mut fields = vec![Field::new("x", "y")];
         set_field(&mut fields, Duration::from_secs(1));
         assert_eq!(fields[1], Field::new("grpc-timeout", "1000000u"));
+        let mut map = HeaderMap::new();
+        map.append("grpc-timeout", "5S").unwrap();
+        map.append("grpc-timeout", "6S").unwrap();
+        set_field(&mut map, Duration::from_secs(1));
+        assert_eq!(
+            map.get_all("grpc-timeout").collect::<Vec<_>>(),
+            ["1000000u"]
+        );
     }
 
     #[test]
@@ -326,7 +323,7 @@ mod tests {
         assert!(
             Deadline::from_fields(clock.clone(), &[Field::new("grpc-timeout", "1x")]).is_none()
         );
-        assert!(Deadline::from_fields(clock, &[]).is_none());
+        assert!(Deadline::from_fields(clock, &HeaderMap::new()).is_none());
     }
 
     #[tokio::test(start_paused = true)]
