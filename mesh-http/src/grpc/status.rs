@@ -15,6 +15,7 @@ use std::str::FromStr;
 use bytes::Bytes;
 
 use super::{Fields, FieldsMut, GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN};
+use crate::h2::ErrorCode;
 
 macro_rules! codes {
     ($($(#[$doc:meta])* $variant:ident = $n:literal, $name:literal;)*) => {
@@ -122,6 +123,22 @@ impl Code {
             404 => Code::Unimplemented,
             429 | 502 | 503 | 504 => Code::Unavailable,
             _ => Code::Unknown,
+        }
+    }
+
+    /// The code a gRPC client reports for a stream the peer reset with
+    /// RST_STREAM `code` (or a connection that ended with GOAWAY `code`),
+    /// as the gRPC HTTP/2 protocol maps them: REFUSED_STREAM is
+    /// UNAVAILABLE (nothing was processed), CANCEL is CANCELLED,
+    /// ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED, INADEQUATE_SECURITY is
+    /// PERMISSION_DENIED, and every other code is INTERNAL.
+    pub const fn from_h2_error_code(code: ErrorCode) -> Code {
+        match code.as_u32() {
+            0x7 => Code::Unavailable,
+            0x8 => Code::Cancelled,
+            0xb => Code::ResourceExhausted,
+            0xc => Code::PermissionDenied,
+            _ => Code::Internal,
         }
     }
 
@@ -471,6 +488,28 @@ mod tests {
         ];
         for (http, code) in table {
             assert_eq!(Code::from_http_status(http), code, "{http}");
+        }
+    }
+
+    #[test]
+    fn h2_error_code_mapping() {
+        let table = [
+            (ErrorCode::NO_ERROR, Code::Internal),
+            (ErrorCode::PROTOCOL_ERROR, Code::Internal),
+            (ErrorCode::INTERNAL_ERROR, Code::Internal),
+            (ErrorCode::FLOW_CONTROL_ERROR, Code::Internal),
+            (ErrorCode::SETTINGS_TIMEOUT, Code::Internal),
+            (ErrorCode::FRAME_SIZE_ERROR, Code::Internal),
+            (ErrorCode::REFUSED_STREAM, Code::Unavailable),
+            (ErrorCode::CANCEL, Code::Cancelled),
+            (ErrorCode::COMPRESSION_ERROR, Code::Internal),
+            (ErrorCode::CONNECT_ERROR, Code::Internal),
+            (ErrorCode::ENHANCE_YOUR_CALM, Code::ResourceExhausted),
+            (ErrorCode::INADEQUATE_SECURITY, Code::PermissionDenied),
+            (ErrorCode::from_u32(0xff), Code::Internal),
+        ];
+        for (h2, code) in table {
+            assert_eq!(Code::from_h2_error_code(h2), code, "{h2}");
         }
     }
 
