@@ -45,7 +45,10 @@ def compile_proto(gen_dir):
 
 def remaining_ms(context):
     left = context.time_remaining()
-    return -1 if left is None else int(left * 1000)
+    # Without a deadline grpcio reports None or an infinite future.
+    if left is None or left > 1e9:
+        return -1
+    return int(left * 1000)
 
 
 def serve(addr, pb, pb_grpc):
@@ -212,14 +215,47 @@ def cases(pb, stub):
         check(took < 3, f"took {took:.2f} s")
 
     def deadline_seen():
-        # The server sees the deadline: at most what we gave, and not zero.
+        # The server sees the deadline: about what we gave (grpcio rounds
+        # the grpc-timeout it sends up, 5 s becoming "5010m"), not zero.
         r = stub.Unary(pb.Msg(), timeout=5)
-        check(0 < r.time_remaining_ms <= 5000, f"remaining {r.time_remaining_ms} ms")
+        check(4000 <= r.time_remaining_ms <= 5100, f"remaining {r.time_remaining_ms} ms")
         print(f"remaining {r.time_remaining_ms}", flush=True)
+
+    # Through the forwarding proxy of the tests, which reads these
+    # metadata: x-mesh-hold-ms (hold the call first), x-mesh-route-timeout-ms
+    # (its own timeout for the route).
+    def proxy_remaining_deadline():
+        # The proxy holds the call 300 ms: the server must be given what is
+        # left of the 5 s (about 4.7 s; grpcio sends "5010m"), not 5 s again.
+        r = stub.Unary(pb.Msg(), timeout=5, metadata=[("x-mesh-hold-ms", "300")])
+        check(3000 <= r.time_remaining_ms <= 4800, f"remaining {r.time_remaining_ms} ms")
+        print(f"remaining {r.time_remaining_ms}", flush=True)
+
+    def proxy_expired_before_forwarding():
+        # The route allows 200 ms and the proxy holds the call 400 ms: it
+        # answers DEADLINE_EXCEEDED itself, well before our own 10 s.
+        started = time.monotonic()
+        expect_status(lambda: stub.Unary(pb.Msg(), timeout=10, metadata=[
+            ("x-mesh-hold-ms", "400"), ("x-mesh-route-timeout-ms", "200")]),
+            grpc.StatusCode.DEADLINE_EXCEEDED, "mesh: deadline exceeded before forwarding")
+        took = time.monotonic() - started
+        check(took < 3, f"took {took:.2f} s")
+
+    def proxy_route_timeout():
+        # The route's 300 ms cut the 10 s deadline short: the call ends
+        # with DEADLINE_EXCEEDED (from the proxy, or from the server that
+        # was given 300 ms), not after the server's 5 s of work.
+        started = time.monotonic()
+        e = expect_status(lambda: stub.Unary(pb.Msg(sleep_ms=5000), timeout=10, metadata=[
+            ("x-mesh-route-timeout-ms", "300")]), grpc.StatusCode.DEADLINE_EXCEEDED)
+        took = time.monotonic() - started
+        check(took < 3, f"took {took:.2f} s")
+        print(f"route timeout: {e.details()!r} after {took:.2f} s", flush=True)
 
     return {f.__name__: f for f in [
         unary, unary_empty, unary_3mib, server_stream, client_stream, bidi,
-        gzip, error, deadline, deadline_seen]}
+        gzip, error, deadline, deadline_seen, proxy_remaining_deadline,
+        proxy_expired_before_forwarding, proxy_route_timeout]}
 
 
 def run_client(addr, names, pb, pb_grpc):
