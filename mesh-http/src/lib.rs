@@ -9,18 +9,25 @@
 //!   tokio server and client connection drivers, a pool and a forwarding
 //!   helper.
 //! - [`h2`]: the RFC 9113 frame codec, HPACK (RFC 7541), the client preface
-//!   sniffer, connection and stream state with flow control, and hardening
-//!   against the known HTTP/2 attacks.
+//!   sniffer, and server and client connections with stream states, flow
+//!   control, message validation, per-stream gRPC classification and
+//!   hardening against the known HTTP/2 attacks.
 //! - [`grpc`]: length-prefixed messages, status and `grpc-timeout` deadlines,
 //!   and the trailers-only local replies a proxy sends.
+//!
+//! Both protocols share their message parts: a [`Body`] (a stream of data
+//! frames and trailers with backpressure, whichever connection feeds it),
+//! and the field list [`h1::HeaderMap`]; so a proxy forwards an HTTP/2
+//! body into an HTTP/1 connection, or back, without converting it.
 //!
 //! Every connection driver dials upstreams through
 //! [`mesh_core::Connect`], so it runs over plain TCP or mTLS alike.
 //!
 //! # HTTP/2 codec example
 //!
-//! The [`h2`] codec layer today: frames split out of a read buffer without
-//! copying, and their field blocks decoded by HPACK.
+//! The [`h2`] codec layer: frames split out of a read buffer without
+//! copying, and their field blocks decoded by HPACK. (The [`h2`] module
+//! docs show its connections.)
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -46,6 +53,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod grpc;
 pub mod h1;
 pub mod h2;
+
+pub use body::{Body, BodyError, BodySender, Frame};

@@ -16,7 +16,6 @@ use mesh_core::{ConnectError, ErrorClass, PeekedStream, Side};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
-use super::body::{Body, BodyError};
 use super::connection::{connection_options, is_upgrade_response, keeps_alive};
 use super::decode::{BodyDecoder, Frame};
 use super::encode::{BodyEncoder, EncodeError, encode_request_head};
@@ -28,6 +27,7 @@ use super::message::RequestHead;
 use super::pump::{BodyPump, READ_CHUNK};
 use super::service::{Request, Response};
 use super::upgrade::{Io, OnUpgrade};
+use crate::body::{Body, BodyError};
 
 /// Settings of a client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

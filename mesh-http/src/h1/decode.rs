@@ -1,32 +1,14 @@
 //! The streaming body decoder: Content-Length, chunked and close-delimited
 //! bodies, handed out as [`Bytes`] split from the read buffer.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::chunked::{Chunk, ChunkedDecoder};
 use super::error::{Error, ErrorKind, MessageKind};
 use super::framing::Framing;
 use super::limits::Limits;
-use super::message::HeaderMap;
 
-/// A piece of a body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// Body bytes.
-    Data(Bytes),
-    /// The trailer fields of a chunked body (sent after the last data).
-    Trailers(HeaderMap),
-}
-
-impl Frame {
-    /// The bytes of a data frame.
-    pub fn data(&self) -> Option<&Bytes> {
-        match self {
-            Frame::Data(b) => Some(b),
-            Frame::Trailers(_) => None,
-        }
-    }
-}
+pub use crate::body::Frame;
 
 #[derive(Debug, Clone)]
 enum Kind {

@@ -56,10 +56,18 @@ pub struct Field {
     pub name: Bytes,
     /// The value, without surrounding whitespace.
     pub value: Bytes,
+    /// The field is a secret that compression must never index: it arrived
+    /// as an HPACK never-indexed literal (RFC 7541 §6.2.3), or the
+    /// application marked it so. HTTP/1 ignores the flag; HTTP/2 sends the
+    /// field never-indexed again, as an intermediary must (§7.1.3).
+    pub sensitive: bool,
 }
 
 impl std::fmt::Debug for Field {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.sensitive {
+            return write!(f, "{}: <sensitive>", String::from_utf8_lossy(&self.name));
+        }
         write!(
             f,
             "{}: {}",
@@ -101,7 +109,16 @@ impl HeaderMap {
 
     /// Adds a field the parser already validated.
     pub(crate) fn push_unchecked(&mut self, name: Bytes, value: Bytes) {
-        self.fields.push(Field { name, value });
+        self.fields.push(Field {
+            name,
+            value,
+            sensitive: false,
+        });
+    }
+
+    /// Adds a field another codec already validated (HTTP/2's decoder).
+    pub(crate) fn push_field(&mut self, field: Field) {
+        self.fields.push(field);
     }
 
     /// The fields recorded by the parser as offsets into `frozen`.
@@ -119,7 +136,26 @@ impl HeaderMap {
         name: impl Into<Bytes>,
         value: impl Into<Bytes>,
     ) -> Result<&mut Self, InvalidField> {
-        let (name, value) = (name.into(), value.into());
+        self.append_field(name.into(), value.into(), false)
+    }
+
+    /// Appends a secret field (a credential, a session cookie) after
+    /// checking it: HTTP/2 sends it as a never-indexed literal, so no
+    /// compression table on the path holds it.
+    pub fn append_sensitive(
+        &mut self,
+        name: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<&mut Self, InvalidField> {
+        self.append_field(name.into(), value.into(), true)
+    }
+
+    fn append_field(
+        &mut self,
+        name: Bytes,
+        value: Bytes,
+        sensitive: bool,
+    ) -> Result<&mut Self, InvalidField> {
         if !is_token(&name) {
             return Err(InvalidField::Name(
                 String::from_utf8_lossy(&name).into_owned(),
@@ -130,7 +166,11 @@ impl HeaderMap {
                 String::from_utf8_lossy(&name).into_owned(),
             ));
         }
-        self.fields.push(Field { name, value });
+        self.fields.push(Field {
+            name,
+            value,
+            sensitive,
+        });
         Ok(self)
     }
 
@@ -154,7 +194,11 @@ impl HeaderMap {
             ));
         }
         self.remove_bytes(&name);
-        self.fields.push(Field { name, value });
+        self.fields.push(Field {
+            name,
+            value,
+            sensitive: false,
+        });
         Ok(self)
     }
 

@@ -62,8 +62,7 @@
 //! # }
 //! ```
 
-mod body;
-mod chars;
+pub(crate) mod chars;
 mod chunked;
 mod client;
 mod codec;
@@ -86,7 +85,7 @@ mod service;
 mod sniff;
 mod upgrade;
 
-pub use body::{Body, BodyError, BodySender, ReceiverGone};
+pub use crate::body::{Body, BodyError, BodySender, ReceiverGone};
 pub use chunked::parse_chunk_size;
 pub use client::{ClientConfig, ClientError, Connection, SendRequest, handshake};
 pub use codec::{ClientCodec, CodecError, Message, ServerCodec};

@@ -10,8 +10,8 @@ use bytes::BytesMut;
 use mesh_core::Side;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::body::{BodyError, BodySender, Item};
 use super::decode::BodyDecoder;
+use crate::body::{BodyError, BodySender, Item};
 
 /// How much to read from the socket at a time.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;

@@ -19,7 +19,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use super::body::{Body, BodyError};
 use super::connection::{
     connection_options, connection_tokens, expects_continue, keeps_alive, wants_upgrade,
 };
@@ -34,6 +33,7 @@ use super::parse::Version;
 use super::pump::{BodyPump, READ_CHUNK};
 use super::service::{Request, Response, Service};
 use super::upgrade::{Io, OnUpgrade, Upgraded};
+use crate::body::{Body, BodyError};
 
 /// Settings of a server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 
 use std::future::Future;
 
-use super::body::Body;
 use super::message::{RequestHead, ResponseHead};
 use super::upgrade::OnUpgrade;
+use crate::body::Body;
 
 /// A request: head, body, and (for CONNECT or an Upgrade request received
 /// by the server driver) the handle to the connection after the response.

@@ -1,29 +1,56 @@
-//! The streaming body the connection drivers hand out and take.
+//! The streaming body both HTTP drivers hand out and take: a request or
+//! response body is the same [`Body`] whether it came from an HTTP/1
+//! connection, an HTTP/2 stream, or the application, so a proxy forwards
+//! one into the other without converting.
 //!
-//! A body read from a connection is fed by the driver through a bounded
-//! channel of two frames: the driver reads more from the socket only while
-//! fewer than two frames wait, so a slow consumer slows the sender down
-//! through TCP flow control instead of filling memory. That is the
-//! backpressure of both directions of a forwarded exchange. (Two, not one,
-//! so that the end of a body can be queued behind its last data frame and
-//! the connection reused before the reader took both.)
+//! A body read from an HTTP/1 connection is fed by the driver through a
+//! bounded channel of two frames: the driver reads more from the socket
+//! only while fewer than two frames wait, so a slow consumer slows the
+//! sender down through TCP flow control instead of filling memory. That is
+//! the backpressure of both directions of a forwarded exchange. (Two, not
+//! one, so that the end of a body can be queued behind its last data frame
+//! and the connection reused before the reader took both.)
+//!
+//! A body read from an HTTP/2 stream is fed by the connection task into the
+//! stream's receive buffer, which the stream's flow-control window bounds:
+//! the window is reopened (WINDOW_UPDATE) only as the reader takes data, so
+//! the peer slows down with the reader, and other streams of the same
+//! connection are not held up.
 
 use std::io;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use mesh_core::{ErrorClass, Side};
 use tokio::sync::{mpsc, oneshot};
 
-use super::decode::Frame;
-use super::error::Error;
-use super::message::HeaderMap;
+use crate::h1::{Error, HeaderMap};
+
+/// A piece of a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Body bytes.
+    Data(Bytes),
+    /// The trailer fields of a chunked body (sent after the last data).
+    Trailers(HeaderMap),
+}
+
+impl Frame {
+    /// The bytes of a data frame.
+    pub fn data(&self) -> Option<&Bytes> {
+        match self {
+            Frame::Data(b) => Some(b),
+            Frame::Trailers(_) => None,
+        }
+    }
+}
 
 /// Why a body could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BodyError {
     /// The body's framing was malformed, or the connection ended before it
-    /// did ([`ErrorKind::IncompleteBody`](super::ErrorKind::IncompleteBody)).
+    /// did ([`ErrorKind::IncompleteBody`](crate::h1::ErrorKind::IncompleteBody)).
     #[error(transparent)]
     Malformed(#[from] Error),
     /// Reading the connection failed.
@@ -48,6 +75,10 @@ pub enum BodyError {
         /// The limit.
         limit: usize,
     },
+    /// The HTTP/2 stream carrying the body was reset or its connection
+    /// failed; the error says by whom and with which code.
+    #[error(transparent)]
+    Http2(#[from] crate::h2::Error),
 }
 
 impl ErrorClass for BodyError {
@@ -56,9 +87,12 @@ impl ErrorClass for BodyError {
             BodyError::Malformed(e) => e.side(),
             BodyError::Io { side, .. } | BodyError::Aborted { side } => *side,
             BodyError::TooLarge { .. } => Side::Internal,
+            BodyError::Http2(e) => e.side(),
         }
     }
 
+    /// A body that failed part-way was (at least partly) consumed, so the
+    /// exchange cannot be replayed from it.
     fn retry_safe(&self) -> bool {
         false
     }
@@ -75,6 +109,16 @@ pub(crate) enum Item {
     Error(BodyError),
 }
 
+/// A body fed by something other than a channel: an HTTP/2 stream's
+/// receive buffer. Polled by [`Body::frame`] like the channel is.
+pub(crate) trait Source: Send + Sync {
+    /// The next frame, `None` at the end of the body.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BodyError>>>;
+
+    /// Whether the source is known to have nothing (more) to give.
+    fn is_end_stream(&self) -> bool;
+}
+
 enum Kind {
     Empty,
     Full(Option<Bytes>),
@@ -84,6 +128,7 @@ enum Kind {
         side: Side,
         ended: bool,
     },
+    Source(Box<dyn Source>),
 }
 
 /// A message body: empty, one buffer, or a stream of [`Frame`]s.
@@ -98,6 +143,7 @@ impl std::fmt::Debug for Body {
             Kind::Empty => "empty",
             Kind::Full(_) => "full",
             Kind::Stream { .. } => "stream",
+            Kind::Source(_) => "source",
         };
         f.debug_struct("Body")
             .field("kind", &kind)
@@ -184,6 +230,14 @@ impl Body {
         (tx, body)
     }
 
+    /// A body read from `source`; `size` as for [`Body::channel`].
+    pub(crate) fn from_source(source: Box<dyn Source>, size: Option<u64>) -> Body {
+        Body {
+            kind: Kind::Source(source),
+            size,
+        }
+    }
+
     /// The exact length, when known before reading.
     pub fn size_hint(&self) -> Option<u64> {
         self.size
@@ -195,6 +249,7 @@ impl Body {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
             Kind::Stream { ended, .. } => *ended,
+            Kind::Source(s) => s.is_end_stream(),
         }
     }
 
@@ -240,6 +295,7 @@ impl Body {
                     }
                 }
             }
+            Kind::Source(source) => std::future::poll_fn(|cx| source.poll_frame(cx)).await,
         }
     }
 
