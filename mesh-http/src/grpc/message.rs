@@ -280,6 +280,30 @@ impl MessageCodec {
                 payload: buf.split_to(len).freeze(),
             }));
         }
+        let Some((compressed, len)) = self.read_prefix(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() - PREFIX_LEN >= len {
+            // The whole message is there (the common case): one split, and
+            // the prefix dropped from the frozen view.
+            let mut payload = buf.split_to(PREFIX_LEN + len).freeze();
+            payload.advance(PREFIX_LEN);
+            return Ok(Some(Message {
+                compressed,
+                payload,
+            }));
+        }
+        // Consume the prefix and remember it: until the payload is whole,
+        // each call is one comparison.
+        buf.advance(PREFIX_LEN);
+        self.pending = Some((compressed, len));
+        Ok(None)
+    }
+
+    /// The prefix at the start of `buf`, checked (flags, limit); `None`
+    /// while fewer than [`PREFIX_LEN`] bytes are there.
+    #[inline]
+    fn read_prefix(&self, buf: &[u8]) -> Result<Option<(bool, usize)>, MessageError> {
         let Some(prefix) = buf.first_chunk::<PREFIX_LEN>() else {
             return Ok(None);
         };
@@ -296,21 +320,32 @@ impl MessageCodec {
                 max: self.limits.max_message_size,
             }));
         }
-        if buf.len() - PREFIX_LEN >= len {
-            // The whole message is there (the common case): one split, and
-            // the prefix dropped from the frozen view.
-            let mut payload = buf.split_to(PREFIX_LEN + len).freeze();
-            payload.advance(PREFIX_LEN);
-            return Ok(Some(Message {
-                compressed,
-                payload,
-            }));
+        Ok(Some((compressed, len)))
+    }
+
+    /// Splits the next message out of a frozen buffer (an HTTP/2 DATA
+    /// payload) when the whole message is there: a view of `data`, no
+    /// copy. `Ok(None)` leaves `data` untouched; the caller then copies
+    /// what is left into a `BytesMut` and goes on with
+    /// [`decode_message`](Self::decode_message), which is also the only
+    /// way to continue while [`is_mid_message`](Self::is_mid_message).
+    #[inline]
+    pub fn split_message(&mut self, data: &mut Bytes) -> Result<Option<Message>, MessageError> {
+        if self.pending.is_some() {
+            return Ok(None);
         }
-        // Consume the prefix and remember it: until the payload is whole,
-        // each call is one comparison.
-        buf.advance(PREFIX_LEN);
-        self.pending = Some((compressed, len));
-        Ok(None)
+        let Some((compressed, len)) = self.read_prefix(data)? else {
+            return Ok(None);
+        };
+        if data.len() - PREFIX_LEN < len {
+            return Ok(None);
+        }
+        let mut payload = data.split_to(PREFIX_LEN + len);
+        payload.advance(PREFIX_LEN);
+        Ok(Some(Message {
+            compressed,
+            payload,
+        }))
     }
 
     /// A framed message as the application sees it: inflated if its flag
@@ -380,7 +415,13 @@ impl Decoder for MessageCodec {
 }
 
 impl MessageCodec {
-    fn put_prefix(
+    /// Whether messages are sent uncompressed.
+    pub(crate) fn sends_identity(&self) -> bool {
+        self.send == Encoding::Identity
+    }
+
+    /// Writes a prefix for a payload of `len` bytes.
+    pub(crate) fn put_prefix(
         &self,
         compressed: bool,
         len: usize,

@@ -25,6 +25,22 @@
 //!   [`mesh_resilience::retry::RetryOn`], and this module only reads the
 //!   status and the server's pushback out of a response for it.
 //!
+//! Over the [`h2`](crate::h2) connections:
+//!
+//! - [`stream`]: messages read out of a streaming body ([`Streaming`],
+//!   zero-copy when a message lies in one DATA frame) and written into one
+//!   ([`MessageSink`], ending with trailers), with transport failures
+//!   mapped to gRPC statuses ([`status_of_h2_error`]).
+//! - [`client`]: a small client ([`client::Client`]) for unary and
+//!   streaming calls that reads the status from trailers, headers or the
+//!   HTTP status and enforces the call's deadline.
+//! - [`server`]: [`server::ServerCall`] takes a request apart (or refuses
+//!   it as gRPC prescribes) and starts the response;
+//!   [`LocalReply::response`] is a trailers-only answer.
+//! - [`proxy`]: [`proxy::forward`] moves a call to an upstream with the
+//!   remaining deadline rewritten in `grpc-timeout`, and bounds the
+//!   exchange by it.
+//!
 //! Header fields are the HTTP/2 layer's [`Field`]s, so everything here
 //! plugs into HEADERS frames decoded by [`crate::h2::hpack`].
 //!
@@ -71,12 +87,16 @@
 //! [`Field`]: crate::h2::hpack::Field
 //! [`RetryPolicy`]: mesh_resilience::retry::RetryPolicy
 
+pub mod client;
 pub mod compression;
 pub mod fields;
 pub mod message;
+pub mod proxy;
 pub mod reply;
 pub mod retry;
+pub mod server;
 pub mod status;
+pub mod stream;
 pub mod timeout;
 
 pub use compression::{Encoding, UnsupportedEncoding};
@@ -84,6 +104,7 @@ pub use fields::{Fields, FieldsMut};
 pub use message::{Limits, Message, MessageCodec, MessageError, MessageErrorKind};
 pub use reply::LocalReply;
 pub use status::{Code, ResponseStatus, Status, StatusSource};
+pub use stream::{MessageSink, Streaming, status_of_body_error, status_of_h2_error};
 pub use timeout::{Deadline, TimeoutValue};
 
 /// `content-type` of gRPC; `application/grpc+proto`, `application/grpc+json`
