@@ -12,7 +12,7 @@
 //! deadline.
 //!
 //! ```
-//! //! use mesh_http::grpc::server::ServerCall;
+//! use mesh_http::grpc::server::ServerCall;
 //! use mesh_http::grpc::{Limits, LocalReply, Status};
 //! use mesh_http::h1::HeaderMap;
 //! use mesh_http::h2::{Request, Response};
