@@ -150,8 +150,13 @@ impl Client {
     /// call's status when it did not end `OK` with exactly one message.
     pub async fn unary(&self, path: &str, payload: Bytes) -> Result<Bytes, Status> {
         let (mut sink, mut responses) = self.start(self.request_head(path)?);
-        sink.send(payload).await?;
-        sink.finish().await;
+        match sink.send(payload).await {
+            // The stream is gone: the server answered already (a
+            // trailers-only refusal, say); the response says how.
+            Err(status) if status.code == Code::Cancelled => {}
+            Err(status) => return Err(status),
+            Ok(()) => sink.finish().await,
+        }
         let reply = responses.message().await?;
         match (reply, responses.message().await?) {
             (Some(reply), None) => Ok(reply),
