@@ -12,7 +12,7 @@
 //!   sniffer, and server and client connections with stream states, flow
 //!   control, message validation, per-stream gRPC classification and
 //!   hardening against the known HTTP/2 attacks.
-//! - `grpc`: length-prefixed messages, status and `grpc-timeout` deadlines,
+//! - [`grpc`]: length-prefixed messages, status and `grpc-timeout` deadlines,
 //!   and the trailers-only local replies a proxy sends.
 //!
 //! Both protocols share their message parts: a [`Body`] (a stream of data
@@ -54,6 +54,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod grpc;
 pub mod h1;
 pub mod h2;
 
