@@ -127,15 +127,14 @@ pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
 
 /// Whether a `content-type` value is gRPC's: `application/grpc` exactly,
 /// or followed by `+` (a sub-type such as `+proto`) or `;` (parameters).
-/// ASCII case-insensitive, as media types are.
+/// ASCII case-insensitive, as media types are. gRPC-Web is not gRPC here.
 ///
 /// gRPC is recognised per stream by this field, never per connection: one
-/// HTTP/2 connection may carry gRPC and plain requests side by side.
+/// HTTP/2 connection may carry gRPC and plain requests side by side. The
+/// HTTP/2 layer decides it ([`crate::h2::classify_content_type`]); this is
+/// its answer for plain gRPC.
 pub fn is_grpc(content_type: &[u8]) -> bool {
-    let n = CONTENT_TYPE.len();
-    content_type.len() >= n
-        && content_type[..n].eq_ignore_ascii_case(CONTENT_TYPE.as_bytes())
-        && matches!(content_type.get(n), None | Some(b'+' | b';'))
+    crate::h2::classify_content_type(content_type) == crate::h2::StreamClass::Grpc
 }
 
 /// Whether a request (or response) head says gRPC by its `content-type`.
