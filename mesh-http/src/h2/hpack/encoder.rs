@@ -95,6 +95,10 @@ pub struct Encoder {
     /// Size updates owed at the start of the next block: the smallest
     /// size since the last block and the final one.
     pending: Option<(usize, usize)>,
+    /// Where short strings are Huffman-coded before the shorter of code
+    /// and string is written: kept, so it is zeroed once, not per string
+    /// (the coder overwrites every byte it later reads).
+    scratch: Box<huffman::ShortBuf>,
 }
 
 impl Encoder {
@@ -109,6 +113,7 @@ impl Encoder {
             table: EncoderTable::new(size),
             peer_max: Self::INITIAL_PEER_MAX,
             pending: (size != Self::INITIAL_PEER_MAX).then_some((size, size)),
+            scratch: Box::new([0; _]),
         }
     }
 
@@ -194,7 +199,7 @@ impl Encoder {
     /// incremental indexing and a 6-bit index; 0x10 never indexed or 0x00
     /// without indexing, both with a 4-bit index).
     #[inline]
-    fn literal(&self, dst: &mut BytesMut, high: u8, name: Option<usize>, f: &FieldRef<'_>) {
+    fn literal(&mut self, dst: &mut BytesMut, high: u8, name: Option<usize>, f: &FieldRef<'_>) {
         let bits = if high == 0x40 { 6 } else { 4 };
         match name {
             Some(i) => integer::encode(dst, high, bits, i),
@@ -207,12 +212,12 @@ impl Encoder {
     }
 
     #[inline]
-    fn string(&self, dst: &mut BytesMut, s: &[u8]) {
+    fn string(&mut self, dst: &mut BytesMut, s: &[u8]) {
         if self.config.huffman {
             if s.len() <= huffman::SHORT {
                 // One pass: code it, keep it if shorter.
-                let mut buf: huffman::ShortBuf = [0; _];
-                let len = huffman::encode_short(s, &mut buf);
+                let buf = &mut *self.scratch;
+                let len = huffman::encode_short(s, buf);
                 if len < s.len() {
                     integer::encode(dst, 0x80, 7, len);
                     // A fixed-size copy (inlined, no branch on the length

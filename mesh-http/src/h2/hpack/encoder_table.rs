@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use super::bytes_eq;
 use super::field::ENTRY_OVERHEAD;
 use super::static_table;
 
@@ -163,9 +164,9 @@ impl EncoderTable {
             let same_name = if h.static_name != 0 {
                 e.static_name == h.static_name
             } else {
-                n == name
+                bytes_eq::eq(n, name)
             };
-            if same_name && v == value {
+            if same_name && bytes_eq::eq(v, value) {
                 found.field = Some(self.index(seq));
                 return found;
             }
@@ -173,7 +174,7 @@ impl EncoderTable {
         if let Some(nh) = h.name {
             for slot in self.name_slots[Self::set(&self.name_slots, nh)] {
                 if let Some((seq, e)) = self.live(slot) {
-                    if e.name_hash == Some(nh) && self.bytes(e).0 == name {
+                    if e.name_hash == Some(nh) && bytes_eq::eq(self.bytes(e).0, name) {
                         found.name = Some(self.index(seq));
                         break;
                     }

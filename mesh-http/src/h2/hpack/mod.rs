@@ -34,6 +34,7 @@
 //! assert!(decoded[2].never_indexed);
 //! ```
 
+mod bytes_eq;
 mod decoder;
 mod encoder;
 mod encoder_table;
