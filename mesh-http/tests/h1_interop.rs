@@ -20,9 +20,7 @@ use mesh_http::h1::{
     Body, Method, Pool, PoolConfig, Request, RequestHead, Response, ServerConfig, Service, forward,
     local_reply, serve_connection,
 };
-use mesh_testkit::{
-    Peer, TempDir, peer_addr, require_binary, tempdir, unique_loopback, wait_for_listener,
-};
+use mesh_testkit::{Peer, TempDir, nginx_server, require_binary, tempdir, unique_loopback};
 use tokio::net::TcpListener;
 
 /// The small server of these tests: `/hello`, `/echo` (streams the
@@ -232,28 +230,15 @@ struct Nginx {
 
 impl Nginx {
     fn start(app: SocketAddr) -> Nginx {
-        let bin = require_binary("nginx");
-        let dir = tempdir().unwrap();
-        let d = dir.path().display().to_string();
-        let addr = peer_addr();
-        let www = dir.path().join("www");
-        std::fs::create_dir(&www).unwrap();
-        std::fs::write(www.join("big.bin"), pattern(200 * 1024)).unwrap();
-        std::fs::write(www.join("text.txt"), "mesh ".repeat(20_000)).unwrap();
-        let conf = format!(
-            "master_process off;
-user root root;
-error_log {d}/error.log info;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    log_format conn '$connection $connection_requests $status $request_length';
+        let (peer, addr, dir) = nginx_server(|dir, addr| {
+            let www = dir.join("www");
+            std::fs::create_dir(&www).unwrap();
+            std::fs::write(www.join("big.bin"), pattern(200 * 1024)).unwrap();
+            std::fs::write(www.join("text.txt"), "mesh ".repeat(20_000)).unwrap();
+            let d = dir.display();
+            format!(
+                "    log_format conn '$connection $connection_requests $status $request_length';
     access_log {d}/access.log conn;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
     keepalive_timeout 60;
     server {{
         listen {addr};
@@ -272,24 +257,9 @@ http {{
             proxy_request_buffering off;
             proxy_buffering off;
         }}
-    }}
-}}
-"
-        );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let mut cmd = Command::new(bin);
-        // `-e`: the error log before the configuration is read, which
-        // would otherwise be the system's.
-        cmd.arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("startup.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"]);
-        let peer = Peer::spawn("nginx", &mut cmd);
-        wait_for_listener(addr, Duration::from_secs(10));
+    }}"
+            )
+        });
         Nginx {
             _peer: peer,
             addr,

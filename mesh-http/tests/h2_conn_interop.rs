@@ -11,16 +11,13 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use mesh_core::{ErrorClass, Side, Target, TcpConnector};
 use mesh_http::h1::{self, HeaderMap, Method};
 use mesh_http::h2::{Config, Request, RequestHead, Response, client, server};
 use mesh_http::{Body, Frame};
-use mesh_testkit::{
-    Peer, TempDir, peer_addr, require_binary, tempdir, unique_loopback, wait_for_listener,
-};
+use mesh_testkit::{Peer, TempDir, nginx_server, require_binary, tempdir, unique_loopback};
 use tokio::net::TcpListener;
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -277,26 +274,13 @@ struct Nginx {
 
 impl Nginx {
     fn start(app: SocketAddr, extra: &str) -> Nginx {
-        let bin = require_binary("nginx");
-        let dir = tempdir().unwrap();
-        let d = dir.path().display().to_string();
-        let addr = peer_addr();
-        let www = dir.path().join("www");
-        std::fs::create_dir(&www).unwrap();
-        std::fs::write(www.join("big.bin"), pattern(3 << 20)).unwrap();
-        let conf = format!(
-            "master_process off;
-user root root;
-error_log {d}/error.log info;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
+        let (peer, addr, dir) = nginx_server(|dir, addr| {
+            let www = dir.join("www");
+            std::fs::create_dir(&www).unwrap();
+            std::fs::write(www.join("big.bin"), pattern(3 << 20)).unwrap();
+            let d = dir.display();
+            format!(
+                "    access_log {d}/access.log;
     client_max_body_size 64m;
     {extra}
     server {{
@@ -312,22 +296,9 @@ http {{
             proxy_request_buffering off;
             proxy_buffering off;
         }}
-    }}
-}}
-"
-        );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("startup.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"]);
-        let peer = Peer::spawn("nginx", &mut cmd);
-        wait_for_listener(addr, Duration::from_secs(10));
+    }}"
+            )
+        });
         Nginx {
             _peer: peer,
             addr,

@@ -16,7 +16,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -198,6 +198,53 @@ pub fn redis_server(extra_args: &[&str]) -> (Peer, SocketAddr, TempDir) {
         .arg(dir.path())
         .args(extra_args);
     let peer = Peer::spawn("redis-server", &mut cmd);
+    wait_for_listener(addr, Duration::from_secs(10));
+    (peer, addr, dir)
+}
+
+/// Starts a real `nginx` in the foreground (no master process, no daemon)
+/// on a fresh loopback address, with its own prefix, logs and temporary
+/// paths in a new directory, and waits until it accepts connections.
+///
+/// `http` is called with that directory and the address before nginx
+/// starts: it may put files there (a document root) and returns the body of
+/// the `http { }` block (log formats, `server` blocks listening on the
+/// address). The directory lives as long as the returned `TempDir`.
+pub fn nginx_server(http: impl FnOnce(&Path, SocketAddr) -> String) -> (Peer, SocketAddr, TempDir) {
+    let bin = require_binary("nginx");
+    let dir = tempdir().expect("temp dir");
+    let addr = peer_addr();
+    let body = http(dir.path(), addr);
+    let d = dir.path().display();
+    let conf = format!(
+        "master_process off;
+user root root;
+error_log {d}/error.log info;
+pid {d}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{body}
+}}
+"
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    let mut cmd = Command::new(bin);
+    // `-e`: the error log before the configuration is read, which would
+    // otherwise be the system's.
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("startup.log"))
+        .arg("-c")
+        .arg(&conf_path)
+        .args(["-g", "daemon off;"]);
+    let peer = Peer::spawn("nginx", &mut cmd);
     wait_for_listener(addr, Duration::from_secs(10));
     (peer, addr, dir)
 }
