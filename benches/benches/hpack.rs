@@ -28,89 +28,20 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::process::Command;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_benches::memcpy_floor;
 use mesh_core::Side;
 use mesh_http::h2::hpack::{self, Decoder, Encoder, EncoderConfig, FieldRef, huffman};
-
-struct Case {
-    table_size: Option<usize>,
-    wire: Bytes,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-}
+use mesh_testkit::hpack_corpus::{self, Case};
 
 type Story = Vec<Case>;
 
-fn fixtures_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--manifest-path",
-            manifest,
-        ])
-        .output()
-        .expect("run cargo metadata");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let package = meta["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .find(|p| p["name"] == "httlib-hpack")
-        .expect("httlib-hpack is a dependency of the benches");
-    let manifest = PathBuf::from(package["manifest_path"].as_str().expect("manifest path"));
-    manifest.parent().expect("package dir").join("fixtures")
-}
-
-fn unhex(s: &str) -> Bytes {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect::<Vec<u8>>()
-        .into()
-}
-
 fn stories(implementation: &str) -> Vec<Story> {
-    let dir = fixtures_dir().join(implementation);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let json: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(f).expect("read story")).expect("story JSON");
-            json["cases"]
-                .as_array()
-                .expect("cases")
-                .iter()
-                .map(|c| Case {
-                    table_size: c["header_table_size"].as_u64().map(|n| n as usize),
-                    wire: unhex(c["wire"].as_str().expect("wire")),
-                    headers: c["headers"]
-                        .as_array()
-                        .expect("headers")
-                        .iter()
-                        .flat_map(|h| h.as_object().expect("header").iter())
-                        .map(|(n, v)| {
-                            (
-                                n.as_bytes().to_vec(),
-                                v.as_str().expect("value").as_bytes().to_vec(),
-                            )
-                        })
-                        .collect(),
-                })
-                .collect()
-        })
+    hpack_corpus::stories(implementation)
+        .into_iter()
+        .map(|s| s.cases)
         .collect()
 }
 

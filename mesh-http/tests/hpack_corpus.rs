@@ -10,130 +10,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use mesh_core::Side;
 use mesh_http::h2::hpack::{Decoder, Encoder, EncoderConfig, Field, Indexing, Limits};
-
-struct Case {
-    table_size: Option<usize>,
-    wire: Bytes,
-    headers: Vec<(String, String)>,
-}
-
-struct Story {
-    implementation: String,
-    name: String,
-    cases: Vec<Case>,
-}
-
-/// The `fixtures/` folder of the httlib-hpack package, found by asking
-/// cargo (the one running this test) where the package is. Not
-/// `--offline`: metadata resolves every platform's packages, and a fresh
-/// machine has downloaded only its own platform's.
-fn fixtures_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--manifest-path",
-            manifest,
-        ])
-        .output()
-        .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let package = meta["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "httlib-hpack")
-        .expect("httlib-hpack is a dev-dependency of mesh-http");
-    let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap());
-    let dir = manifest.parent().unwrap().join("fixtures");
-    assert!(dir.is_dir(), "{} is missing", dir.display());
-    dir
-}
-
-fn unhex(s: &str) -> Bytes {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => panic!("not hex: {c}"),
-    };
-    assert_eq!(s.len() % 2, 0);
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| digit(p[0]) << 4 | digit(p[1]))
-        .collect::<Vec<u8>>()
-        .into()
-}
+use mesh_testkit::hpack_corpus::{self, Story};
 
 fn corpus() -> &'static [Story] {
     static CORPUS: OnceLock<Vec<Story>> = OnceLock::new();
-    CORPUS.get_or_init(|| {
-        let mut stories = Vec::new();
-        let mut dirs: Vec<_> = std::fs::read_dir(fixtures_dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let implementation = dir.file_name().unwrap().to_string_lossy().into_owned();
-            let mut files: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            files.sort();
-            for file in files {
-                let json: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-                let cases = json["cases"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| Case {
-                        table_size: c["header_table_size"].as_u64().map(|n| n as usize),
-                        wire: unhex(c["wire"].as_str().unwrap()),
-                        headers: c["headers"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .flat_map(|h| h.as_object().unwrap().iter())
-                            .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
-                            .collect(),
-                    })
-                    .collect();
-                stories.push(Story {
-                    implementation: implementation.clone(),
-                    name: file.file_name().unwrap().to_string_lossy().into_owned(),
-                    cases,
-                });
-            }
-        }
-        stories
-    })
+    CORPUS.get_or_init(hpack_corpus::all)
 }
 
-fn same(decoded: &[Field], expected: &[(String, String)]) -> bool {
+fn same(decoded: &[Field], expected: &[(Vec<u8>, Vec<u8>)]) -> bool {
     decoded.len() == expected.len()
         && decoded
             .iter()
             .zip(expected)
-            .all(|(f, (n, v))| f.name == n.as_bytes() && f.value == v.as_bytes())
+            .all(|(f, (n, v))| f.name == n[..] && f.value == v[..])
 }
 
 fn unlimited() -> Limits {
@@ -190,11 +84,8 @@ fn round_trip(story: &Story, config: EncoderConfig) -> usize {
             decoder.set_max_table_size(size);
             encoder.set_peer_max_table_size(size);
         }
-        let fields: Vec<(&str, &str)> = case
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let fields: Vec<(&[u8], &[u8])> =
+            case.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
         let mut block = BytesMut::new();
         encoder.encode(fields.iter().copied(), &mut block);
         total += block.len();

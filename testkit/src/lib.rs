@@ -21,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod hpack_corpus;
+
 pub use tempfile::{TempDir, tempdir};
 
 const INSTALL_HINT: &str = "run scripts/install-peers.sh (the README's test command does)";
