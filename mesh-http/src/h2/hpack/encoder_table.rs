@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
-use super::bytes_eq;
 use super::field::ENTRY_OVERHEAD;
 use super::static_table;
+use super::words::{self, read4, read8};
 
 /// An entry: where its bytes are in the arena, and its hashes.
 #[derive(Clone, Copy, Debug)]
@@ -164,9 +164,9 @@ impl EncoderTable {
             let same_name = if h.static_name != 0 {
                 e.static_name == h.static_name
             } else {
-                bytes_eq::eq(n, name)
+                words::eq(n, name)
             };
-            if same_name && bytes_eq::eq(v, value) {
+            if same_name && words::eq(v, value) {
                 found.field = Some(self.index(seq));
                 return found;
             }
@@ -174,7 +174,7 @@ impl EncoderTable {
         if let Some(nh) = h.name {
             for slot in self.name_slots[Self::set(&self.name_slots, nh)] {
                 if let Some((seq, e)) = self.live(slot) {
-                    if e.name_hash == Some(nh) && bytes_eq::eq(self.bytes(e).0, name) {
+                    if e.name_hash == Some(nh) && words::eq(self.bytes(e).0, name) {
                         found.name = Some(self.index(seq));
                         break;
                     }
@@ -264,20 +264,6 @@ const K2: u64 = 0xe703_7ed1_a0b4_28db;
 fn fold_mul(a: u64, b: u64) -> u64 {
     let p = u128::from(a) * u128::from(b);
     (p as u64) ^ (p >> 64) as u64
-}
-
-#[inline]
-fn read8(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8)
-        .and_then(|w| w.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-#[inline]
-fn read4(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4)
-        .and_then(|w| w.try_into().ok())
-        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
 }
 
 /// A fast, non-cryptographic hash: 16 bytes per multiply, folded. Short

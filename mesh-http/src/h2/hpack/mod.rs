@@ -34,7 +34,6 @@
 //! assert!(decoded[2].never_indexed);
 //! ```
 
-mod bytes_eq;
 mod decoder;
 mod encoder;
 mod encoder_table;
@@ -44,6 +43,7 @@ pub mod huffman;
 mod integer;
 mod static_table;
 mod table;
+mod words;
 
 pub use decoder::{Decoder, Limits};
 pub use encoder::{Encoder, EncoderConfig, Indexing};

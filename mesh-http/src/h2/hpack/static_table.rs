@@ -1,6 +1,6 @@
 //! The static table (RFC 7541 Appendix A).
 
-use super::bytes_eq;
+use super::words;
 
 /// The 61 entries of the static table; index `i` (1-based) is `RAW[i - 1]`.
 const RAW: [(&[u8], &[u8]); 61] = [
@@ -117,7 +117,7 @@ fn name_index(name: &[u8]) -> Option<usize> {
         return None;
     }
     let i = usize::from(NAME_SLOTS[slot(name)]);
-    (i != 0 && bytes_eq::eq(RAW[i - 1].0, name)).then_some(i)
+    (i != 0 && words::eq(RAW[i - 1].0, name)).then_some(i)
 }
 
 /// What the static table offers for a field.
@@ -141,10 +141,10 @@ pub(super) fn find(name: &[u8], value: &[u8]) -> Match {
     };
     let mut i = first;
     while let Some((n, v)) = RAW.get(i - 1) {
-        if !bytes_eq::eq(n, name) {
+        if !words::eq(n, name) {
             break;
         }
-        if bytes_eq::eq(v, value) {
+        if words::eq(v, value) {
             return Match {
                 name: Some(first),
                 field: Some(i),

@@ -1,23 +1,24 @@
-//! Equality of short byte strings without a call into `memcmp`.
-//!
-//! The encoder compares a field with table candidates for every header it
-//! writes; header names and values are mostly shorter than 32 bytes, where
-//! the call into libc's `memcmp` costs more than the comparison. Strings up
-//! to 16 bytes are compared as two overlapping words, longer ones by the
-//! standard library.
+//! Byte strings read as words, for the encoder's hot path: the loads its
+//! table hash is built from, and equality of short strings without a call
+//! into `memcmp` (header names and values are mostly shorter than 32
+//! bytes, where the call costs more than the comparison). Strings up to 16
+//! bytes are compared as two overlapping words, longer ones by the standard
+//! library.
 
+/// The little-endian word of the 8 bytes at `at`, or 0 past the end.
 #[inline(always)]
-fn word8(b: &[u8], at: usize) -> u64 {
+pub(super) fn read8(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 8)
         .and_then(|w| w.try_into().ok())
         .map_or(0, u64::from_le_bytes)
 }
 
+/// The little-endian word of the 4 bytes at `at`, or 0 past the end.
 #[inline(always)]
-fn word4(b: &[u8], at: usize) -> u32 {
+pub(super) fn read4(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 4)
         .and_then(|w| w.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
 }
 
 /// `a == b`, inlined for strings of up to 16 bytes.
@@ -29,12 +30,12 @@ pub(super) fn eq(a: &[u8], b: &[u8]) -> bool {
     }
     if n >= 8 {
         if n <= 16 {
-            return word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8);
+            return read8(a, 0) == read8(b, 0) && read8(a, n - 8) == read8(b, n - 8);
         }
         return a == b;
     }
     if n >= 4 {
-        return word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4);
+        return read4(a, 0) == read4(b, 0) && read4(a, n - 4) == read4(b, n - 4);
     }
     a.iter().zip(b).all(|(x, y)| x == y)
 }
