@@ -155,22 +155,7 @@ fn header(dst: &mut BytesMut, kind: u8, len: usize) {
 }
 
 fn int(dst: &mut BytesMut, value: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = value.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    dst.put_slice(&buf[i..]);
+    dst.put_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 fn int_len(value: i64) -> usize {

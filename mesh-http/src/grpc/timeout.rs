@@ -111,19 +111,11 @@ pub fn encode(timeout: Duration) -> TimeoutValue {
         })
         .unwrap_or((b'H', MAX_VALUE));
     let mut bytes = [0u8; MAX_DIGITS + 1];
-    let mut digits = [0u8; MAX_DIGITS];
-    let mut n = count;
-    let mut i = MAX_DIGITS;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = MAX_DIGITS - i;
-    bytes[..len].copy_from_slice(&digits[i..]);
+    let mut itoa = itoa::Buffer::new();
+    let digits = itoa.format(count).as_bytes();
+    // `count` ≤ MAX_VALUE has at most MAX_DIGITS digits.
+    let len = digits.len().min(MAX_DIGITS);
+    bytes[..len].copy_from_slice(&digits[..len]);
     bytes[len] = unit;
     TimeoutValue {
         bytes,

@@ -45,18 +45,7 @@ fn put_fields(headers: &HeaderMap, framing: Framing, dst: &mut BytesMut) {
 }
 
 fn put_decimal(n: u64, dst: &mut BytesMut) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.put_slice(&digits[i..]);
+    dst.put_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Writes a request head. Its own Content-Length and Transfer-Encoding

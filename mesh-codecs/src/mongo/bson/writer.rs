@@ -140,9 +140,9 @@ impl ArrayBuf {
 
     /// Appends a value.
     pub fn push(&mut self, value: Value<'_>) -> Result<&mut Self, BsonError> {
-        let mut key = itoa_buf::new();
-        self.doc
-            .append(itoa_buf::format(&mut key, self.len), value)?;
+        // Array keys are the indices, formatted without allocating.
+        let mut key = itoa::Buffer::new();
+        self.doc.append(key.format(self.len), value)?;
         self.len += 1;
         Ok(self)
     }
@@ -165,26 +165,6 @@ impl ArrayBuf {
     /// The array's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.doc.as_bytes()
-    }
-}
-
-/// Array keys without allocating.
-mod itoa_buf {
-    pub(super) fn new() -> [u8; 20] {
-        [0; 20]
-    }
-
-    pub(super) fn format(buf: &mut [u8; 20], mut n: usize) -> &str {
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        std::str::from_utf8(&buf[i..]).unwrap_or("0")
     }
 }
 
