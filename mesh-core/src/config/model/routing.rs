@@ -45,13 +45,13 @@ impl EffectiveConfig {
             for (i, route) in vs.spec.tcp.iter().enumerate() {
                 let matched = route.matches.is_empty()
                     || route.matches.iter().any(|m| {
-                        m.port.is_none_or(|p| p.get() == query.port)
-                            && source_matches(
-                                &m.source_labels,
-                                m.source_namespace.as_deref(),
-                                query.source,
-                            )
-                            && subnet_matches(&m.destination_subnets, query.destination_ip)
+                        l4_matches(
+                            m.port,
+                            &m.source_labels,
+                            m.source_namespace.as_deref(),
+                            &m.destination_subnets,
+                            query,
+                        )
                     });
                 if matched {
                     return self.route_from(vs, i, &route.route, query.port);
@@ -73,13 +73,13 @@ impl EffectiveConfig {
                     m.sni_hosts
                         .iter()
                         .any(|h| host_matches(&self.fqdn(h.as_str(), vs.namespace()), sni))
-                        && m.port.is_none_or(|p| p.get() == query.port)
-                        && source_matches(
+                        && l4_matches(
+                            m.port,
                             &m.source_labels,
                             m.source_namespace.as_deref(),
-                            query.source,
+                            &m.destination_subnets,
+                            query,
                         )
-                        && subnet_matches(&m.destination_subnets, query.destination_ip)
                 });
                 if matched {
                     return self.route_from(vs, i, &route.route, query.port);
@@ -142,4 +142,18 @@ fn source_matches(labels: &Labels, namespace: Option<&str>, source: Option<&Work
 
 fn subnet_matches(subnets: &[crate::config::values::IpBlock], ip: Option<IpAddr>) -> bool {
     subnets.is_empty() || ip.is_some_and(|ip| subnets.iter().any(|b| b.contains(ip)))
+}
+
+/// The attributes TCP and TLS route matches share: the port, the source
+/// workload's labels and namespace, and the destination subnets.
+fn l4_matches(
+    port: Option<crate::config::values::Port>,
+    source_labels: &Labels,
+    source_namespace: Option<&str>,
+    subnets: &[crate::config::values::IpBlock],
+    query: &RouteQuery<'_>,
+) -> bool {
+    port.is_none_or(|p| p.get() == query.port)
+        && source_matches(source_labels, source_namespace, query.source)
+        && subnet_matches(subnets, query.destination_ip)
 }
