@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A CI run builds once from scratch: incremental caches would only take disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Say how much disk there is, so a build that runs out of it is diagnosed at once.
+df -h . "${TMPDIR:-/tmp}" | sed 's/^/disk: /'
+
 scripts/install-peers.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
