@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mesh_codecs::redis::{Frame, Request, RespCodec, RespSniffer};
 use mesh_core::{Detection, Protocol, Sniff};
-use mesh_testkit::{peer_addr, redis_server, require_binary, require_python_module};
+use mesh_testkit::{listen_addr, redis_server, require_binary, require_python_module};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -57,7 +57,7 @@ async fn pump(
 
 /// Starts a relay to `upstream` on a fresh loopback address.
 async fn relay(upstream: SocketAddr) -> (SocketAddr, Captures) {
-    let listener = TcpListener::bind(peer_addr()).await.unwrap();
+    let listener = TcpListener::bind(listen_addr()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let captures: Captures = Arc::default();
     let list = captures.clone();

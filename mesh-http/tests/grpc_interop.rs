@@ -27,7 +27,7 @@ use mesh_http::grpc::client::Client;
 use mesh_http::grpc::{self, Code, Deadline, Encoding, Limits, StatusSource};
 use mesh_http::h2::{Config, Request, client, server};
 use mesh_resilience::clock::ManualClock;
-use mesh_testkit::{Peer, TempDir, peer_addr, require_python_module, tempdir};
+use mesh_testkit::{Peer, TempDir, listen_addr, peer_addr, require_python_module, tempdir};
 use tokio::net::TcpListener;
 
 const MIB: usize = 1 << 20;
@@ -303,9 +303,11 @@ async fn our_client_against_grpcio_server() {
     unary(&client, Msg::default()).await.unwrap();
 }
 
-/// Serves the Echo service of `grpc_support` on `addr`.
-async fn our_server(addr: SocketAddr) {
-    let listener = TcpListener::bind(addr).await.unwrap();
+/// Serves the Echo service of `grpc_support` on a fresh address, which it
+/// returns.
+async fn our_server() -> SocketAddr {
+    let listener = TcpListener::bind(listen_addr()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (socket, _) = listener.accept().await.unwrap();
@@ -314,6 +316,7 @@ async fn our_server(addr: SocketAddr) {
             });
         }
     });
+    addr
 }
 
 const ALL_CASES: [&str; 10] = [
@@ -331,8 +334,7 @@ const ALL_CASES: [&str; 10] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_against_our_server() {
-    let addr = peer_addr();
-    our_server(addr).await;
+    let addr = our_server().await;
     let out = grpcio_client(addr, &ALL_CASES).await;
     assert!(out.contains("remaining "), "{out}");
 }
@@ -344,9 +346,11 @@ type Log = Arc<Mutex<Vec<(Option<Duration>, Option<Duration>)>>>;
 /// A forwarding service on our connections: each downstream connection
 /// gets an upstream connection to `upstream`; each call's deadline is read
 /// on a manual clock, capped by `x-mesh-route-timeout-ms` and advanced by
-/// `x-mesh-hold-ms` (time the proxy "spent", without waiting).
-async fn forwarder(addr: SocketAddr, upstream: SocketAddr, log: Log) {
-    let listener = TcpListener::bind(addr).await.unwrap();
+/// `x-mesh-hold-ms` (time the proxy "spent", without waiting). Listens on
+/// a fresh address, which it returns.
+async fn forwarder(upstream: SocketAddr, log: Log) -> SocketAddr {
+    let listener = TcpListener::bind(listen_addr()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (socket, _) = listener.accept().await.unwrap();
@@ -383,14 +387,14 @@ async fn forwarder(addr: SocketAddr, upstream: SocketAddr, log: Log) {
             });
         }
     });
+    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_through_our_forwarder_to_grpcio_server() {
     let (_server, upstream, _gen) = grpcio_server();
-    let addr = peer_addr();
     let log = Log::default();
-    forwarder(addr, upstream, log.clone()).await;
+    let addr = forwarder(upstream, log.clone()).await;
     let mut cases = ALL_CASES.to_vec();
     cases.extend([
         "proxy_remaining_deadline",
@@ -421,8 +425,7 @@ async fn our_client_through_our_forwarder_to_grpcio_server() {
     // it was given, which can only be less than what we sent minus what
     // the proxy spent.
     let (_server, upstream, _gen) = grpcio_server();
-    let addr = peer_addr();
-    forwarder(addr, upstream, Log::default()).await;
+    let addr = forwarder(upstream, Log::default()).await;
     let client = our_client(addr).await.timeout(Some(Duration::from_secs(5)));
     let mut head = client.request_head(UNARY).unwrap();
     head.headers.append("x-mesh-hold-ms", "1500").unwrap();

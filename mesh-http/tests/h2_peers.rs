@@ -17,7 +17,7 @@ use mesh_http::h2::frame::{
     StreamId, WindowUpdate,
 };
 use mesh_http::h2::hpack::{self, Decoder as HpackDecoder, Encoder as HpackEncoder, Field};
-use mesh_testkit::{peer_addr, require_binary, require_python_module};
+use mesh_testkit::{listen_addr, require_binary, require_python_module};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Decoder, Encoder};
@@ -144,8 +144,8 @@ async fn serve_one(listener: TcpListener) -> Seen {
 }
 
 async fn listener() -> (TcpListener, SocketAddr) {
-    let addr = peer_addr();
-    let l = TcpListener::bind(addr).await.unwrap();
+    let l = TcpListener::bind(listen_addr()).await.unwrap();
+    let addr = l.local_addr().unwrap();
     (l, addr)
 }
 

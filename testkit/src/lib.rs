@@ -78,7 +78,17 @@ pub fn free_port(ip: IpAddr) -> u16 {
         .unwrap_or_else(|e| panic!("cannot bind {ip}:0: {e}"))
 }
 
-/// A fresh address for a peer: a unique loopback IP and a free port on it.
+/// Where a test's own listener binds: a unique loopback IP and port 0, so
+/// the kernel picks the port at bind time (read it back with
+/// `local_addr`). Unlike [`peer_addr`], nothing can take the port between
+/// choosing and binding it.
+pub fn listen_addr() -> SocketAddr {
+    SocketAddr::new(unique_loopback(), 0)
+}
+
+/// A fresh address for a peer process, which must be told its port before
+/// it starts: a unique loopback IP and a port that was free a moment ago.
+/// A listener of the test's own binds [`listen_addr`] instead.
 pub fn peer_addr() -> SocketAddr {
     let ip = unique_loopback();
     SocketAddr::new(ip, free_port(ip))
