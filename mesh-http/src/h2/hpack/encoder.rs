@@ -2,9 +2,10 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::encoder_table::{EncoderTable, Hashes};
+use super::encoder_table::{EncoderTable, Hashes, Key};
 use super::field::{ENTRY_OVERHEAD, FieldRef};
 use super::static_table;
+use super::words::Words;
 use super::{huffman, integer};
 
 /// Which literals the encoder adds to the dynamic table.
@@ -153,7 +154,8 @@ impl Encoder {
     }
 
     fn encode_field(&mut self, f: FieldRef<'_>, dst: &mut BytesMut) {
-        let stat = static_table::find(f.name, f.value);
+        let (nw, vw) = (Words::of(f.name), Words::of(f.value));
+        let stat = static_table::find(f.name, &nw, &vw);
         let never = f.never_indexed
             || self.config.sensitive_defaults && stat.name.is_some_and(|i| sensitive(i, f.value));
         if let (Some(i), false) = (stat.field, never) {
@@ -166,8 +168,14 @@ impl Encoder {
             self.literal(dst, high, stat.name, &f);
             return;
         }
-        let hashes = Hashes::of(stat.name, f.name, f.value);
-        let found = self.table.find(f.name, f.value, hashes);
+        let key = Key {
+            name: f.name,
+            nw: &nw,
+            value: f.value,
+            vw: &vw,
+        };
+        let hashes = Hashes::of(stat.name, key);
+        let found = self.table.find(key, hashes);
         if let (Some(i), false) = (found.field, never) {
             integer::encode(dst, 0x80, 7, i);
             return;
@@ -177,7 +185,7 @@ impl Encoder {
             self.literal(dst, 0x10, name, &f);
         } else if index {
             self.literal(dst, 0x40, name, &f);
-            self.table.insert(f.name, f.value, hashes);
+            self.table.insert(key, hashes);
         } else {
             self.literal(dst, 0x00, name, &f);
         }

@@ -5,15 +5,17 @@ use std::collections::VecDeque;
 
 use super::field::ENTRY_OVERHEAD;
 use super::static_table;
-use super::words::{self, read4, read8};
+use super::words::{EXACT, SEED, Words};
 
 /// An entry: where its bytes are in the arena, and its hashes.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     /// Absolute position of the name in the arena (see `EncoderTable::base`).
     at: u64,
-    name_len: u32,
-    value_len: u32,
+    /// The name as read into words (only compared for names outside the
+    /// static table) and the value.
+    name: Words,
+    value: Words,
     field_hash: u64,
     /// `None` for names of the static table, which are never looked up
     /// in the dynamic one (the static index is as short and never evicted).
@@ -32,23 +34,24 @@ pub(super) struct Hashes {
 }
 
 impl Hashes {
-    /// `static_name` is the field name's static index, if it has one: then
-    /// the name need not be hashed.
+    /// The hashes of field `f`; `static_name` is its name's static index,
+    /// if it has one: then the name need not be hashed.
     #[inline]
-    pub(super) fn of(static_name: Option<usize>, name: &[u8], value: &[u8]) -> Hashes {
+    pub(super) fn of(static_name: Option<usize>, f: Key<'_>) -> Hashes {
+        let (nw, vw) = (f.nw, f.vw);
         let name = match static_name {
             Some(i) => {
                 return Hashes {
                     name: None,
-                    field: hash_bytes(i as u64, value),
+                    field: vw.hash(i as u64),
                     static_name: i as u8,
                 };
             }
-            None => hash_bytes(SEED, name),
+            None => nw.hash(SEED),
         };
         Hashes {
             name: Some(name),
-            field: hash_bytes(name, value),
+            field: vw.hash(name),
             static_name: 0,
         }
     }
@@ -78,6 +81,15 @@ pub(super) struct EncoderTable {
     /// Insertion number + 1 of the two newest entries per set (0: empty).
     field_slots: Vec<[u64; 2]>,
     name_slots: Vec<[u64; 2]>,
+}
+
+/// A field with its name and value read as [`Words`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Key<'a> {
+    pub(super) name: &'a [u8],
+    pub(super) nw: &'a Words,
+    pub(super) value: &'a [u8],
+    pub(super) vw: &'a Words,
 }
 
 /// What the dynamic table offers for a field.
@@ -127,9 +139,15 @@ impl EncoderTable {
     #[inline]
     fn bytes(&self, e: &Entry) -> (&[u8], &[u8]) {
         let at = (e.at - self.base) as usize;
-        let name_end = at + e.name_len as usize;
-        let end = name_end + e.value_len as usize;
+        let name_end = at + e.name.len;
+        let end = name_end + e.value.len;
         (&self.arena[at..name_end], &self.arena[name_end..end])
+    }
+
+    /// Whether entry `e` holds the name read as `nw`.
+    #[inline(always)]
+    fn same_name(&self, e: &Entry, name: &[u8], nw: &Words) -> bool {
+        e.name == *nw && (nw.len <= EXACT || self.bytes(e).0 == name)
     }
 
     /// The HPACK index of insertion number `seq`.
@@ -138,7 +156,7 @@ impl EncoderTable {
     }
 
     fn set(sets: &[[u64; 2]], hash: u64) -> usize {
-        // The top bits: `hash_bytes` mixes them best.
+        // The top bits: `Words::hash` mixes them best.
         (hash >> 40) as usize & (sets.len() - 1)
     }
 
@@ -150,8 +168,9 @@ impl EncoderTable {
         set[0] = seq + 1;
     }
 
+    /// The entries for `name: value` (read as `nw` and `vw`, hashed as `h`).
     #[inline]
-    pub(super) fn find(&self, name: &[u8], value: &[u8], h: Hashes) -> Found {
+    pub(super) fn find(&self, f: Key<'_>, h: Hashes) -> Found {
         let mut found = Found::default();
         for slot in self.field_slots[Self::set(&self.field_slots, h.field)] {
             let Some((seq, e)) = self.live(slot) else {
@@ -160,13 +179,12 @@ impl EncoderTable {
             if e.field_hash != h.field {
                 continue;
             }
-            let (n, v) = self.bytes(e);
             let same_name = if h.static_name != 0 {
                 e.static_name == h.static_name
             } else {
-                words::eq(n, name)
+                self.same_name(e, f.name, f.nw)
             };
-            if same_name && words::eq(v, value) {
+            if same_name && e.value == *f.vw && (f.vw.len <= EXACT || self.bytes(e).1 == f.value) {
                 found.field = Some(self.index(seq));
                 return found;
             }
@@ -174,7 +192,7 @@ impl EncoderTable {
         if let Some(nh) = h.name {
             for slot in self.name_slots[Self::set(&self.name_slots, nh)] {
                 if let Some((seq, e)) = self.live(slot) {
-                    if e.name_hash == Some(nh) && words::eq(self.bytes(e).0, name) {
+                    if e.name_hash == Some(nh) && self.same_name(e, f.name, f.nw) {
                         found.name = Some(self.index(seq));
                         break;
                     }
@@ -185,7 +203,8 @@ impl EncoderTable {
     }
 
     /// Inserts a field as the peer's decoder will (RFC 7541 §4.4).
-    pub(super) fn insert(&mut self, name: &[u8], value: &[u8], h: Hashes) {
+    pub(super) fn insert(&mut self, f: Key<'_>, h: Hashes) {
+        let (name, value) = (f.name, f.value);
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
             self.entries.clear();
@@ -210,8 +229,8 @@ impl EncoderTable {
         self.inserted += 1;
         self.entries.push_back(Entry {
             at,
-            name_len: name.len() as u32,
-            value_len: value.len() as u32,
+            name: *f.nw,
+            value: *f.vw,
             field_hash: h.field,
             name_hash: h.name,
             static_name: h.static_name,
@@ -251,67 +270,36 @@ impl EncoderTable {
                 self.size = 0;
                 return;
             };
-            self.size -= e.name_len as usize + e.value_len as usize + ENTRY_OVERHEAD;
+            self.size -= e.name.len + e.value.len + ENTRY_OVERHEAD;
         }
     }
-}
-
-const SEED: u64 = 0x243f_6a88_85a3_08d3;
-const K1: u64 = 0xa076_1d64_78bd_642f;
-const K2: u64 = 0xe703_7ed1_a0b4_28db;
-
-#[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ (p >> 64) as u64
-}
-
-/// A fast, non-cryptographic hash: 16 bytes per multiply, folded. Short
-/// inputs and the tail are read as overlapping words (no copy of the tail
-/// into a buffer, no loop for strings of up to 16 bytes).
-#[inline]
-fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    let mut h = seed ^ (len as u64).wrapping_mul(K1);
-    let (a, b) = if len <= 16 {
-        if len >= 8 {
-            (read8(bytes, 0), read8(bytes, len - 8))
-        } else if len >= 4 {
-            (read4(bytes, 0), read4(bytes, len - 4))
-        } else if len > 0 {
-            let (x, y, z) = (bytes[0], bytes[len / 2], bytes[len - 1]);
-            (u64::from(x) << 16 | u64::from(y) << 8 | u64::from(z), 0)
-        } else {
-            (0, 0)
-        }
-    } else {
-        let mut at = 0;
-        while at + 16 < len {
-            h = fold_mul(read8(bytes, at) ^ h ^ K1, read8(bytes, at + 8) ^ K2);
-            at += 16;
-        }
-        (read8(bytes, len - 16), read8(bytes, len - 8))
-    };
-    h = fold_mul(a ^ h ^ K1, b ^ K2);
-    fold_mul(h, K2 ^ SEED)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hashes(n: &str, v: &str) -> Hashes {
-        let static_name = static_table::find(n.as_bytes(), v.as_bytes()).name;
-        Hashes::of(static_name, n.as_bytes(), v.as_bytes())
+    /// Reads `n: v` and hands its key and hashes to `use_it`.
+    fn with_key<R>(n: &str, v: &str, use_it: impl FnOnce(Key<'_>, Hashes) -> R) -> R {
+        let (n, v) = (n.as_bytes(), v.as_bytes());
+        let (nw, vw) = (Words::of(n), Words::of(v));
+        let static_name = static_table::find(n, &nw, &vw).name;
+        let key = Key {
+            name: n,
+            nw: &nw,
+            value: v,
+            vw: &vw,
+        };
+        use_it(key, Hashes::of(static_name, key))
     }
 
     fn find(t: &EncoderTable, n: &str, v: &str) -> (Option<usize>, Option<usize>) {
-        let f = t.find(n.as_bytes(), v.as_bytes(), hashes(n, v));
+        let f = with_key(n, v, |k, h| t.find(k, h));
         (f.field, f.name)
     }
 
     fn insert(t: &mut EncoderTable, n: &str, v: &str) {
-        t.insert(n.as_bytes(), v.as_bytes(), hashes(n, v));
+        with_key(n, v, |k, h| t.insert(k, h));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The static table (RFC 7541 Appendix A).
 
-use super::words;
+use super::words::{self, Words};
 
 /// The 61 entries of the static table; index `i` (1-based) is `RAW[i - 1]`.
 const RAW: [(&[u8], &[u8]); 61] = [
@@ -110,14 +110,58 @@ const NAME_SLOTS: [u8; 128] = {
     slots
 };
 
+/// Every static name and value read as [`Words`], and for each index the
+/// index after the last entry with the same name (entries sharing a name
+/// are adjacent).
+struct Read {
+    names: [Words; LEN],
+    values: [Words; LEN],
+    name_end: [u8; LEN],
+}
+
+static READ: Read = {
+    let mut r = Read {
+        names: [Words { len: 0, a: 0, b: 0 }; LEN],
+        values: [Words { len: 0, a: 0, b: 0 }; LEN],
+        name_end: [0; LEN],
+    };
+    let mut i = 0;
+    while i < LEN {
+        r.names[i] = Words::of_const(RAW[i].0);
+        r.values[i] = Words::of_const(RAW[i].1);
+        // Values are compared by their words alone.
+        assert!(RAW[i].1.len() <= words::EXACT, "static value too long");
+        i += 1;
+    }
+    let mut i = LEN;
+    while i > 0 {
+        i -= 1;
+        let same_as_next = i + 1 < LEN && RAW[i].0.len() == RAW[i + 1].0.len() && {
+            let (a, b) = (RAW[i].0, RAW[i + 1].0);
+            let mut k = 0;
+            while k < a.len() && a[k] == b[k] {
+                k += 1;
+            }
+            k == a.len()
+        };
+        r.name_end[i] = if same_as_next {
+            r.name_end[i + 1]
+        } else {
+            i as u8 + 2
+        };
+    }
+    r
+};
+
 /// The first static index with this name.
 #[inline]
-fn name_index(name: &[u8]) -> Option<usize> {
+fn name_index(name: &[u8], nw: &Words) -> Option<usize> {
     if name.is_empty() {
         return None;
     }
     let i = usize::from(NAME_SLOTS[slot(name)]);
-    (i != 0 && words::eq(RAW[i - 1].0, name)).then_some(i)
+    let first = i.checked_sub(1)?;
+    READ.names[first].same(RAW[first].0, nw, name).then_some(i)
 }
 
 /// What the static table offers for a field.
@@ -129,38 +173,32 @@ pub(super) struct Match {
     pub(super) field: Option<usize>,
 }
 
-/// Looks `name: value` up: one hash probe for the name, then a scan of the
+/// Looks `name: value` up (`nw` and `vw` are their [`Words`]): one hash
+/// probe for the name, then a comparison of words with the values of the
 /// few entries that share it.
 #[inline]
-pub(super) fn find(name: &[u8], value: &[u8]) -> Match {
-    let Some(first) = name_index(name) else {
+pub(super) fn find(name: &[u8], nw: &Words, vw: &Words) -> Match {
+    let Some(first) = name_index(name, nw) else {
         return Match {
             name: None,
             field: None,
         };
     };
-    let mut i = first;
-    while let Some((n, v)) = RAW.get(i - 1) {
-        if !words::eq(n, name) {
-            break;
-        }
-        if words::eq(v, value) {
-            return Match {
-                name: Some(first),
-                field: Some(i),
-            };
-        }
-        i += 1;
-    }
+    let end = usize::from(READ.name_end[first - 1]);
+    let field = (first..end).find(|&i| READ.values.get(i - 1) == Some(vw));
     Match {
         name: Some(first),
-        field: None,
+        field,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(name: &[u8], value: &[u8]) -> Match {
+        super::find(name, &Words::of(name), &Words::of(value))
+    }
 
     #[test]
     fn lookups() {

@@ -1,9 +1,13 @@
-//! Byte strings read as words, for the encoder's hot path: the loads its
-//! table hash is built from, and equality of short strings without a call
-//! into `memcmp` (header names and values are mostly shorter than 32
-//! bytes, where the call costs more than the comparison). Strings up to 16
-//! bytes are compared as two overlapping words, longer ones by the standard
-//! library.
+//! Byte strings read as words, for the encoder's hot path.
+//!
+//! A field's name and value are each read once into [`Words`]: the length
+//! and two words, which for a string of up to 16 bytes are overlapping
+//! reads that cover every byte, and for a longer one a digest of all its
+//! bytes and its last 8. The static table lookup, the dynamic table's hash
+//! and its comparisons all work on these, so a field's length class is
+//! decided once (one hard-to-predict branch per string instead of one per
+//! comparison and hash), and the strings of up to 16 bytes that most names
+//! and values are compare as three integers, with no call into `memcmp`.
 
 /// The little-endian word of the 8 bytes at `at`, or 0 past the end.
 #[inline(always)]
@@ -15,48 +19,154 @@ pub(super) fn read8(b: &[u8], at: usize) -> u64 {
 
 /// The little-endian word of the 4 bytes at `at`, or 0 past the end.
 #[inline(always)]
-pub(super) fn read4(b: &[u8], at: usize) -> u64 {
+fn read4(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 4)
         .and_then(|w| w.try_into().ok())
         .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
 }
 
-/// `a == b`, inlined for strings of up to 16 bytes.
-#[inline(always)]
-pub(super) fn eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
+/// The longest string that its [`Words`] determine exactly.
+pub(super) const EXACT: usize = 16;
+
+/// A string's length and two words read from it: below 4 bytes the first,
+/// middle and last byte; the first and last 4 bytes from 4 bytes on; the
+/// first and last 8 from 8 on; above [`EXACT`] bytes a digest of the whole
+/// string and its last 8 bytes. Up to [`EXACT`] bytes the words cover the
+/// whole string, so equal `Words` mean equal strings; above it, unequal
+/// `Words` still mean unequal strings.
+#[derive(Clone, Copy, Eq, Debug, Default)]
+pub(super) struct Words {
+    pub(super) len: usize,
+    pub(super) a: u64,
+    pub(super) b: u64,
+}
+
+impl Words {
+    /// Reads `s`.
+    #[inline(always)]
+    pub(super) fn of(s: &[u8]) -> Words {
+        let len = s.len();
+        let (a, b) = if len > EXACT {
+            let mut h = SEED;
+            let mut at = 0;
+            while at + 16 < len {
+                h = fold_mul(read8(s, at) ^ h ^ K1, read8(s, at + 8) ^ K2);
+                at += 16;
+            }
+            let b = read8(s, len - 8);
+            (fold_mul(read8(s, len - 16) ^ h ^ K1, b ^ K2), b)
+        } else if len >= 8 {
+            (read8(s, 0), read8(s, len - 8))
+        } else if len >= 4 {
+            (read4(s, 0), read4(s, len - 4))
+        } else if len > 0 {
+            (small(s[0], s[len / 2], s[len - 1]), 0)
+        } else {
+            (0, 0)
+        };
+        Words { len, a, b }
     }
-    if n >= 8 {
-        if n <= 16 {
-            return read8(a, 0) == read8(b, 0) && read8(a, n - 8) == read8(b, n - 8);
+
+    /// A fast, non-cryptographic hash of the string, seeded (the dynamic
+    /// table mixes in the name's hash or static index): one fold of the two
+    /// words, whatever the length, since for long strings the first word is
+    /// already a digest of every byte.
+    #[inline(always)]
+    pub(super) fn hash(&self, seed: u64) -> u64 {
+        let h = seed ^ (self.len as u64).wrapping_mul(K1);
+        fold_mul(fold_mul(self.a ^ h ^ K1, self.b ^ K2), K2 ^ SEED)
+    }
+
+    /// [`Words::of`] at compile time, for the static table.
+    pub(super) const fn of_const(s: &[u8]) -> Words {
+        const fn word(s: &[u8], at: usize, n: usize) -> u64 {
+            let mut w = 0u64;
+            let mut i = 0;
+            while i < n {
+                w |= (s[at + i] as u64) << (8 * i);
+                i += 1;
+            }
+            w
         }
-        return a == b;
+        let len = s.len();
+        let (a, b) = if len > EXACT {
+            let mut h = SEED;
+            let mut at = 0;
+            while at + 16 < len {
+                h = fold_mul(word(s, at, 8) ^ h ^ K1, word(s, at + 8, 8) ^ K2);
+                at += 16;
+            }
+            let b = word(s, len - 8, 8);
+            (fold_mul(word(s, len - 16, 8) ^ h ^ K1, b ^ K2), b)
+        } else if len >= 8 {
+            (word(s, 0, 8), word(s, len - 8, 8))
+        } else if len >= 4 {
+            (word(s, 0, 4), word(s, len - 4, 4))
+        } else if len > 0 {
+            (small(s[0], s[len / 2], s[len - 1]), 0)
+        } else {
+            (0, 0)
+        };
+        Words { len, a, b }
     }
-    if n >= 4 {
-        return read4(a, 0) == read4(b, 0) && read4(a, n - 4) == read4(b, n - 4);
+
+    /// Whether strings `x` (read as `self`) and `y` (read as `w`) are equal:
+    /// three integer comparisons, and for longer strings a comparison of
+    /// the bytes once the words agree.
+    #[inline(always)]
+    pub(super) fn same(&self, x: &[u8], w: &Words, y: &[u8]) -> bool {
+        *self == *w && (self.len <= EXACT || x == y)
     }
-    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+impl PartialEq for Words {
+    /// All three parts at once, without a branch per part: the outcome of
+    /// comparing lengths alone is what a branch predictor cannot learn.
+    #[inline(always)]
+    fn eq(&self, w: &Words) -> bool {
+        (self.len ^ w.len) as u64 | (self.a ^ w.a) | (self.b ^ w.b) == 0
+    }
+}
+
+/// The hash's seed for names outside the static table.
+pub(super) const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const K1: u64 = 0xa076_1d64_78bd_642f;
+const K2: u64 = 0xe703_7ed1_a0b4_28db;
+
+/// The 128-bit product of `a` and `b`, its halves xored.
+#[inline(always)]
+const fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ (p >> 64) as u64
+}
+
+const fn small(first: u8, middle: u8, last: u8) -> u64 {
+    (first as u64) << 16 | (middle as u64) << 8 | last as u64
 }
 
 #[cfg(test)]
 mod tests {
-    use super::eq;
+    use super::Words;
+
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        Words::of(a).same(a, &Words::of(b), b)
+    }
 
     #[test]
-    fn agrees_with_slice_equality() {
+    fn agrees_with_slice_equality_and_the_const_reader() {
         let pool: Vec<u8> = (0u8..40).collect();
         for la in 0..pool.len() {
+            let a = &pool[..la];
+            assert_eq!(Words::of(a), Words::of_const(a));
             for lb in 0..pool.len() {
-                let a = &pool[..la];
                 let b = &pool[..lb];
-                assert_eq!(eq(a, b), a == b);
+                assert_eq!(same(a, b), a == b);
                 // A difference at each position is seen.
                 for i in 0..la {
                     let mut c = a.to_vec();
                     c[i] ^= 0x20;
-                    assert!(!eq(a, &c), "len {la} diff at {i}");
+                    assert!(!same(a, &c), "len {la} diff at {i}");
+                    assert_eq!(Words::of(&c), Words::of_const(&c));
                 }
             }
         }
