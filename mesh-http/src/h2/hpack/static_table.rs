@@ -127,8 +127,8 @@ static READ: Read = {
     };
     let mut i = 0;
     while i < LEN {
-        r.names[i] = Words::of_const(RAW[i].0);
-        r.values[i] = Words::of_const(RAW[i].1);
+        r.names[i] = Words::of(RAW[i].0);
+        r.values[i] = Words::of(RAW[i].1);
         // Values are compared by their words alone.
         assert!(RAW[i].1.len() <= words::EXACT, "static value too long");
         i += 1;

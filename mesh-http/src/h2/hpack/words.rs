@@ -11,18 +11,26 @@
 
 /// The little-endian word of the 8 bytes at `at`, or 0 past the end.
 #[inline(always)]
-pub(super) fn read8(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8)
-        .and_then(|w| w.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+const fn read8(b: &[u8], at: usize) -> u64 {
+    match b.split_at_checked(at) {
+        Some((_, rest)) => match rest.first_chunk::<8>() {
+            Some(w) => u64::from_le_bytes(*w),
+            None => 0,
+        },
+        None => 0,
+    }
 }
 
 /// The little-endian word of the 4 bytes at `at`, or 0 past the end.
 #[inline(always)]
-fn read4(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 4)
-        .and_then(|w| w.try_into().ok())
-        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+const fn read4(b: &[u8], at: usize) -> u64 {
+    match b.split_at_checked(at) {
+        Some((_, rest)) => match rest.first_chunk::<4>() {
+            Some(w) => u32::from_le_bytes(*w) as u64,
+            None => 0,
+        },
+        None => 0,
+    }
 }
 
 /// The longest string that its [`Words`] determine exactly.
@@ -42,9 +50,9 @@ pub(super) struct Words {
 }
 
 impl Words {
-    /// Reads `s`.
+    /// Reads `s` (at run time, and at compile time for the static table).
     #[inline(always)]
-    pub(super) fn of(s: &[u8]) -> Words {
+    pub(super) const fn of(s: &[u8]) -> Words {
         let len = s.len();
         let (a, b) = if len > EXACT {
             let mut h = SEED;
@@ -75,39 +83,6 @@ impl Words {
     pub(super) fn hash(&self, seed: u64) -> u64 {
         let h = seed ^ (self.len as u64).wrapping_mul(K1);
         fold_mul(fold_mul(self.a ^ h ^ K1, self.b ^ K2), K2 ^ SEED)
-    }
-
-    /// [`Words::of`] at compile time, for the static table.
-    pub(super) const fn of_const(s: &[u8]) -> Words {
-        const fn word(s: &[u8], at: usize, n: usize) -> u64 {
-            let mut w = 0u64;
-            let mut i = 0;
-            while i < n {
-                w |= (s[at + i] as u64) << (8 * i);
-                i += 1;
-            }
-            w
-        }
-        let len = s.len();
-        let (a, b) = if len > EXACT {
-            let mut h = SEED;
-            let mut at = 0;
-            while at + 16 < len {
-                h = fold_mul(word(s, at, 8) ^ h ^ K1, word(s, at + 8, 8) ^ K2);
-                at += 16;
-            }
-            let b = word(s, len - 8, 8);
-            (fold_mul(word(s, len - 16, 8) ^ h ^ K1, b ^ K2), b)
-        } else if len >= 8 {
-            (word(s, 0, 8), word(s, len - 8, 8))
-        } else if len >= 4 {
-            (word(s, 0, 4), word(s, len - 4, 4))
-        } else if len > 0 {
-            (small(s[0], s[len / 2], s[len - 1]), 0)
-        } else {
-            (0, 0)
-        };
-        Words { len, a, b }
     }
 
     /// Whether strings `x` (read as `self`) and `y` (read as `w`) are equal:
@@ -153,11 +128,10 @@ mod tests {
     }
 
     #[test]
-    fn agrees_with_slice_equality_and_the_const_reader() {
+    fn agrees_with_slice_equality() {
         let pool: Vec<u8> = (0u8..40).collect();
         for la in 0..pool.len() {
             let a = &pool[..la];
-            assert_eq!(Words::of(a), Words::of_const(a));
             for lb in 0..pool.len() {
                 let b = &pool[..lb];
                 assert_eq!(same(a, b), a == b);
@@ -166,7 +140,6 @@ mod tests {
                     let mut c = a.to_vec();
                     c[i] ^= 0x20;
                     assert!(!same(a, &c), "len {la} diff at {i}");
-                    assert_eq!(Words::of(&c), Words::of_const(&c));
                 }
             }
         }
