@@ -4,18 +4,6 @@ use bytes::BytesMut;
 
 use super::code::{CODES, LENGTHS};
 
-/// The code of every octet packed as `code << 8 | length`, so encoding
-/// reads one table entry per input byte.
-static PACKED: [u64; 256] = {
-    let mut t = [0u64; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (CODES[i] as u64) << 8 | LENGTHS[i] as u64;
-        i += 1;
-    }
-    t
-};
-
 /// The encoded length in bytes of `src` (padding included).
 #[inline]
 pub fn encoded_len(src: &[u8]) -> usize {
@@ -81,31 +69,25 @@ fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
     // shift per four symbols is on the loop-carried path.
     let mut quads = src.chunks_exact(4);
     for q in &mut quads {
-        let e = [
-            PACKED[usize::from(q[0])],
-            PACKED[usize::from(q[1])],
-            PACKED[usize::from(q[2])],
-            PACKED[usize::from(q[3])],
-        ];
-        let n = e.map(|e| (e & 0xff) as u32);
+        let c = [q[0], q[1], q[2], q[3]].map(|b| u64::from(CODES[usize::from(b)]));
+        let n = [q[0], q[1], q[2], q[3]].map(|b| u32::from(LENGTHS[usize::from(b)]));
         let total = n[0] + n[1] + n[2] + n[3];
         if total <= 57 {
-            let code = (((e[0] >> 8) << n[1] | e[1] >> 8) << n[2] | e[2] >> 8) << n[3] | e[3] >> 8;
+            let code = ((c[0] << n[1] | c[1]) << n[2] | c[2]) << n[3] | c[3];
             acc = acc << total | code;
             bits += total;
             put(out, &mut pos, &mut bits, acc);
         } else {
-            for (e, n) in e.iter().zip(n) {
-                acc = acc << n | e >> 8;
+            for (c, n) in c.iter().zip(n) {
+                acc = acc << n | c;
                 bits += n;
                 put(out, &mut pos, &mut bits, acc);
             }
         }
     }
     for &b in quads.remainder() {
-        let e = PACKED[usize::from(b)];
-        let n = (e & 0xff) as u32;
-        acc = acc << n | e >> 8;
+        let n = u32::from(LENGTHS[usize::from(b)]);
+        acc = acc << n | u64::from(CODES[usize::from(b)]);
         bits += n;
         put(out, &mut pos, &mut bits, acc);
     }
