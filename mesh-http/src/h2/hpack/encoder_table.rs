@@ -7,10 +7,13 @@ use super::field::ENTRY_OVERHEAD;
 use super::static_table;
 use super::words::{EXACT, SEED, Words};
 
-/// An entry: where its bytes are in the arena, and its hashes.
+/// An entry: its name and value as words, where the bytes the words do not
+/// determine are in the arena, and its hashes.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    /// Absolute position of the name in the arena (see `EncoderTable::base`).
+    /// Absolute position in the arena (see `EncoderTable::base`) of the
+    /// name's bytes, followed by the value's; only strings longer than
+    /// [`EXACT`] are kept there (see [`kept`]).
     at: u64,
     /// The name as read into words (only compared for names outside the
     /// static table) and the value.
@@ -61,8 +64,10 @@ impl Hashes {
 ///
 /// Entries are kept oldest first, each with an insertion number; an
 /// entry's HPACK index follows from how many were inserted after it.
-/// Their bytes live in one arena that is appended to and compacted now
-/// and then (no allocation per entry). Two hash indexes (of whole fields,
+/// Names and values are compared by their [`Words`]; the bytes of those
+/// longer than the words determine live in one arena that is appended to
+/// and compacted now and then (no allocation per entry, and no copy at all
+/// of the short strings most names and values are). Two hash indexes (of whole fields,
 /// and of names not in the static table), two-way set-associative, hold
 /// the insertion numbers of the two newest entries per set; a candidate is
 /// compared byte for byte, so a collision only costs compression, never
@@ -136,11 +141,13 @@ impl EncoderTable {
         Some((seq, e))
     }
 
+    /// The kept bytes of an entry's name and value (empty where the words
+    /// determine the string).
     #[inline]
     fn bytes(&self, e: &Entry) -> (&[u8], &[u8]) {
         let at = (e.at - self.base) as usize;
-        let name_end = at + e.name.len;
-        let end = name_end + e.value.len;
+        let name_end = at + kept(&e.name);
+        let end = name_end + kept(&e.value);
         (&self.arena[at..name_end], &self.arena[name_end..end])
     }
 
@@ -214,7 +221,8 @@ impl EncoderTable {
         self.evict_to(self.capacity - size);
         // Keep the arena within twice the table: drop the evicted prefix
         // when it grows past that (amortised O(1) per byte).
-        if self.arena.len() + name.len() + value.len() > 2 * self.capacity.max(2048) {
+        let (name_kept, value_kept) = (kept(f.nw), kept(f.vw));
+        if self.arena.len() + name_kept + value_kept > 2 * self.capacity.max(2048) {
             let live = self
                 .entries
                 .front()
@@ -223,8 +231,12 @@ impl EncoderTable {
             self.base = live;
         }
         let at = self.base + self.arena.len() as u64;
-        self.arena.extend_from_slice(name);
-        self.arena.extend_from_slice(value);
+        if name_kept > 0 {
+            self.arena.extend_from_slice(name);
+        }
+        if value_kept > 0 {
+            self.arena.extend_from_slice(value);
+        }
         let seq = self.inserted;
         self.inserted += 1;
         self.entries.push_back(Entry {
@@ -273,6 +285,13 @@ impl EncoderTable {
             self.size -= e.name.len + e.value.len + ENTRY_OVERHEAD;
         }
     }
+}
+
+/// How many of a string's bytes the arena keeps: none when its words
+/// determine it.
+#[inline(always)]
+fn kept(w: &Words) -> usize {
+    if w.len > EXACT { w.len } else { 0 }
 }
 
 #[cfg(test)]
@@ -332,19 +351,37 @@ mod tests {
 
     #[test]
     fn the_arena_is_compacted_and_entries_stay_readable() {
-        let mut t = EncoderTable::new(300);
-        for i in 0..10_000 {
-            let v = format!("value-{i}");
-            insert(&mut t, "x-key", &v);
-            assert_eq!(find(&t, "x-key", &v), (Some(62), None));
-            assert_eq!(find(&t, "x-key", "other"), (None, Some(62)));
-            if i > 0 {
-                // Two ways per set: the next insertion never pushes an
-                // entry out of the index.
-                let prev = format!("value-{}", i - 1);
-                assert_eq!(find(&t, "x-key", &prev), (Some(63), None), "{i}");
+        // Names and values longer than 16 bytes are kept in the arena and
+        // compared byte for byte; shorter ones by their words alone.
+        for (name, value) in [
+            ("x-key", "value-"),
+            (
+                "x-a-name-longer-than-sixteen",
+                "a-value-longer-than-sixteen-",
+            ),
+        ] {
+            let mut t = EncoderTable::new(300);
+            for i in 0..10_000 {
+                let v = format!("{value}{i}");
+                insert(&mut t, name, &v);
+                assert_eq!(find(&t, name, &v), (Some(62), None));
+                assert_eq!(find(&t, name, "other"), (None, Some(62)));
+                // One byte changed outside the last 8: told apart (by the
+                // digest in the words, else by the kept bytes).
+                let mut twin = v.clone().into_bytes();
+                if twin.len() > 16 {
+                    twin[8] ^= 1;
+                    let twin = String::from_utf8(twin).unwrap();
+                    assert_eq!(find(&t, name, &twin), (None, Some(62)));
+                }
+                if i > 0 {
+                    // Two ways per set: the next insertion never pushes an
+                    // entry out of the index.
+                    let prev = format!("{value}{}", i - 1);
+                    assert_eq!(find(&t, name, &prev), (Some(63), None), "{i}");
+                }
+                assert!(t.arena.len() <= 2 * 2048 + 64);
             }
-            assert!(t.arena.len() <= 2 * 2048 + 64);
         }
     }
 }
