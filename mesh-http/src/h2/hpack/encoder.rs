@@ -163,11 +163,6 @@ impl Encoder {
             return;
         }
         let index = !never && self.should_index(&f, stat.name);
-        if !index && self.table.is_empty() {
-            let high = if never { 0x10 } else { 0x00 };
-            self.literal(dst, high, stat.name, &f);
-            return;
-        }
         let key = Key {
             name: f.name,
             nw: &nw,
@@ -180,14 +175,17 @@ impl Encoder {
             integer::encode(dst, 0x80, 7, i);
             return;
         }
-        let name = stat.name.or(found.name);
-        if never {
-            self.literal(dst, 0x10, name, &f);
+        // Never indexed, with incremental indexing, or without indexing.
+        let high = if never {
+            0x10
         } else if index {
-            self.literal(dst, 0x40, name, &f);
-            self.table.insert(key, hashes);
+            0x40
         } else {
-            self.literal(dst, 0x00, name, &f);
+            0x00
+        };
+        self.literal(dst, high, stat.name.or(found.name), &f);
+        if index {
+            self.table.insert(key, hashes);
         }
     }
 

@@ -118,6 +118,7 @@ impl EncoderTable {
         self.capacity
     }
 
+    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -131,13 +132,15 @@ impl EncoderTable {
         self.inserted - self.entries.len() as u64
     }
 
-    /// The live entry with insertion number `slot - 1`.
+    /// The live entry with insertion number `slot - 1`. An empty slot (0)
+    /// and an evicted entry both wrap around to a position past the end,
+    /// so one bounds check rejects either.
     #[inline]
     fn live(&self, slot: u64) -> Option<(u64, &Entry)> {
-        let seq = slot.checked_sub(1)?;
+        let seq = slot.wrapping_sub(1);
         let e = self
             .entries
-            .get(seq.checked_sub(self.first_seq())? as usize)?;
+            .get(seq.wrapping_sub(self.first_seq()) as usize)?;
         Some((seq, e))
     }
 
@@ -259,6 +262,11 @@ impl EncoderTable {
     pub(super) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
         self.evict_to(capacity);
+        // Room for the most entries that fit (each takes at least 32
+        // bytes of the table), up to 1 024, so the queue rarely regrows.
+        let most = (capacity / ENTRY_OVERHEAD).min(1024);
+        self.entries
+            .reserve(most.saturating_sub(self.entries.len()));
         // At most capacity / 32 entries; two-way sets with room for four
         // times that keep lost entries (lost compression) rare.
         let sets = (capacity / 16).clamp(8, 1 << 15).next_power_of_two();
