@@ -262,11 +262,6 @@ impl EncoderTable {
     pub(super) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
         self.evict_to(capacity);
-        // Room for the most entries that fit (each takes at least 32
-        // bytes of the table), up to 1 024, so the queue rarely regrows.
-        let most = (capacity / ENTRY_OVERHEAD).min(1024);
-        self.entries
-            .reserve(most.saturating_sub(self.entries.len()));
         // At most capacity / 32 entries; two-way sets with room for four
         // times that keep lost entries (lost compression) rare.
         let sets = (capacity / 16).clamp(8, 1 << 15).next_power_of_two();
