@@ -25,7 +25,9 @@ pub fn encode(src: &[u8], dst: &mut BytesMut) {
 #[inline(always)]
 fn put(out: &mut [u8], pos: &mut usize, bits: &mut u32, acc: u64) {
     if let Some(o) = out.get_mut(*pos..*pos + 8) {
-        o.copy_from_slice(&(acc << (64 - *bits)).to_be_bytes());
+        // With no bits pending the shift wraps to 0 and writes garbage
+        // where the next write (or nothing of the code) goes.
+        o.copy_from_slice(&acc.wrapping_shl(64 - *bits).to_be_bytes());
     }
     *pos += (*bits / 8) as usize;
     *bits %= 8;
@@ -85,20 +87,26 @@ fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
             }
         }
     }
+    // The last 0 to 3 symbols only join `acc`: for text they add at most
+    // 24 bits to the 7 pending, so the write waits for the padding, one
+    // write for all of them. Longer codes are written out when 32 bits
+    // are pending, so that `acc` never overflows.
     for &b in quads.remainder() {
         let n = u32::from(LENGTHS[usize::from(b)]);
         acc = acc << n | u64::from(CODES[usize::from(b)]);
         bits += n;
-        put(out, &mut pos, &mut bits, acc);
-    }
-    if bits > 0 {
-        let pad = 8 - bits;
-        if let Some(o) = out.get_mut(pos) {
-            *o = ((acc << pad) as u8) | ((1u8 << pad) - 1);
+        if bits >= 32 {
+            put(out, &mut pos, &mut bits, acc);
         }
-        pos += 1;
     }
-    pos
+    // Pad with the leading ones of EOS to a byte boundary (0 to 7 bits, at
+    // most 38 pending then) and write the lot.
+    let pad = bits.wrapping_neg() % 8;
+    acc = acc << pad | ((1 << pad) - 1);
+    bits += pad;
+    let len = pos + (bits / 8) as usize;
+    put(out, &mut pos, &mut bits, acc);
+    len
 }
 
 /// The longest string [`encode_short`] takes.
@@ -160,6 +168,47 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&all, &mut out);
         assert_eq!(decode_to_vec(&out).unwrap(), all);
+    }
+
+    /// The code of `src` one bit at a time, straight from the tables.
+    fn reference(src: &[u8]) -> Vec<u8> {
+        let mut bits: Vec<bool> = vec![];
+        for &b in src {
+            let (c, n) = (CODES[usize::from(b)], LENGTHS[usize::from(b)]);
+            bits.extend((0..n).rev().map(|i| c >> i & 1 == 1));
+        }
+        while bits.len() % 8 != 0 {
+            bits.push(true);
+        }
+        bits.chunks(8)
+            .map(|byte| byte.iter().fold(0u8, |a, &b| a << 1 | u8::from(b)))
+            .collect()
+    }
+
+    #[test]
+    fn matches_bitwise_reference_at_every_length_and_mix() {
+        // Text (5 to 8 bits), mid-length and the longest codes, mixed so
+        // that every remainder length meets short and long codes and the
+        // four-symbol steps take both their paths.
+        let alphabets: [&[u8]; 4] = [
+            b"e0a/-_.Zz",
+            b"\\\x16\xff~<",
+            &[0, 10, 13, 22, 255],
+            b"a\nb\x0ac",
+        ];
+        let mut buf: ShortBuf = [0; _];
+        for (k, alpha) in alphabets.iter().enumerate() {
+            for len in 0..=40 {
+                let src: Vec<u8> = (0..len).map(|i| alpha[(i * 7 + k) % alpha.len()]).collect();
+                let want = reference(&src);
+                let mut out = BytesMut::from(&b"xy"[..]);
+                encode(&src, &mut out);
+                assert_eq!(&out[2..], want, "{src:?}");
+                assert_eq!(encoded_len(&src), want.len());
+                let n = encode_short(&src, &mut buf);
+                assert_eq!(&buf[..n], want, "{src:?}");
+            }
+        }
     }
 
     #[test]
