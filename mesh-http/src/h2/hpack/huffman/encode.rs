@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::code::{CODES, LENGTHS};
+use super::code::{LENGTHS, PACKED};
 
 /// The encoded length in bytes of `src` (padding included).
 #[inline]
@@ -65,24 +65,32 @@ fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     let mut pos = 0;
-    // Four symbols at a time when their codes fit in 57 bits (so that with
+    // Four symbols at a time when their codes fit in 56 bits (so that with
     // up to 7 pending bits they fit in 64): true for text, whose codes are
     // 5 to 8 bits. Combining them does not depend on `acc`, so only one
-    // shift per four symbols is on the loop-carried path.
+    // shift per four symbols is on the loop-carried path. Each symbol is
+    // one load of its packed entry (code and length), which also keeps
+    // the loop's values in registers (two tables made it spill).
     let mut quads = src.chunks_exact(4);
     for q in &mut quads {
-        let c = [q[0], q[1], q[2], q[3]].map(|b| u64::from(CODES[usize::from(b)]));
-        let n = [q[0], q[1], q[2], q[3]].map(|b| u32::from(LENGTHS[usize::from(b)]));
-        let total = n[0] + n[1] + n[2] + n[3];
-        if total <= 57 {
-            let code = ((c[0] << n[1] | c[1]) << n[2] | c[2]) << n[3] | c[3];
-            acc = acc << total | code;
+        let e = [q[0], q[1], q[2], q[3]].map(|b| PACKED[usize::from(b)]);
+        // The lengths (at most 4 * 30) sum in the low byte.
+        let total = u32::from(e.iter().fold(0u64, |a, &e| a.wrapping_add(e)) as u8);
+        if total <= 56 {
+            // Shifting by an entry shifts by its length; the length bits
+            // are cleared before each shift so they do not reach the
+            // codes. The codes stay 8 bits up, so they total at most 56.
+            const HIGH: u64 = !0xff;
+            let x = (e[0] & HIGH).wrapping_shl(e[1] as u32) | e[1];
+            let x = (x & HIGH).wrapping_shl(e[2] as u32) | e[2];
+            let x = (x & HIGH).wrapping_shl(e[3] as u32) | e[3];
+            acc = acc << total | x >> 8;
             bits += total;
             put(out, &mut pos, &mut bits, acc);
         } else {
-            for (c, n) in c.iter().zip(n) {
-                acc = acc << n | c;
-                bits += n;
+            for e in e {
+                acc = acc.wrapping_shl(e as u32) | e >> 8;
+                bits += e as u32 & 0xff;
                 put(out, &mut pos, &mut bits, acc);
             }
         }
@@ -92,9 +100,9 @@ fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
     // write for all of them. Longer codes are written out when 32 bits
     // are pending, so that `acc` never overflows.
     for &b in quads.remainder() {
-        let n = u32::from(LENGTHS[usize::from(b)]);
-        acc = acc << n | u64::from(CODES[usize::from(b)]);
-        bits += n;
+        let e = PACKED[usize::from(b)];
+        acc = acc.wrapping_shl(e as u32) | e >> 8;
+        bits += e as u32 & 0xff;
         if bits >= 32 {
             put(out, &mut pos, &mut bits, acc);
         }
@@ -126,6 +134,7 @@ pub(crate) fn encode_short(src: &[u8], buf: &mut ShortBuf) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::code::CODES;
     use super::*;
     use crate::h2::hpack::huffman::decode_to_vec;
 
