@@ -36,6 +36,20 @@ const MAX_LEN: u8 = 30;
 /// [`LENGTHS`].
 pub(super) const CODES: [u32; 257] = canonical_codes();
 
+/// Each octet's code shifted left by 8 with its length in the low byte,
+/// for the encoder: one load per symbol, and the entry itself serves as a
+/// shift amount (x86-64 masks shift counts to 6 bits, and the length is
+/// at most 30).
+pub(super) const PACKED: [u64; 256] = {
+    let mut p = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        p[i] = (CODES[i] as u64) << 8 | LENGTHS[i] as u64;
+        i += 1;
+    }
+    p
+};
+
 const fn canonical_codes() -> [u32; 257] {
     let mut codes = [0u32; 257];
     let mut code: u32 = 0;
@@ -70,6 +84,14 @@ mod tests {
         assert_eq!((CODES[0], LENGTHS[0]), (0x1ff8, 13));
         assert_eq!((CODES[255], LENGTHS[255]), (0x3ffffee, 26));
         assert_eq!((CODES[EOS], LENGTHS[EOS]), (0x3fff_ffff, 30));
+    }
+
+    #[test]
+    fn packed_holds_code_and_length() {
+        for b in 0..256 {
+            assert_eq!(PACKED[b] >> 8, u64::from(CODES[b]));
+            assert_eq!(PACKED[b] & 0xff, u64::from(LENGTHS[b]));
+        }
     }
 
     #[test]

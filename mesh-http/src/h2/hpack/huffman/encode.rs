@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::code::{CODES, LENGTHS};
+use super::code::{LENGTHS, PACKED};
 
 /// The encoded length in bytes of `src` (padding included).
 #[inline]
@@ -25,7 +25,9 @@ pub fn encode(src: &[u8], dst: &mut BytesMut) {
 #[inline(always)]
 fn put(out: &mut [u8], pos: &mut usize, bits: &mut u32, acc: u64) {
     if let Some(o) = out.get_mut(*pos..*pos + 8) {
-        o.copy_from_slice(&(acc << (64 - *bits)).to_be_bytes());
+        // With no bits pending the shift wraps to 0 and writes garbage
+        // where the next write (or nothing of the code) goes.
+        o.copy_from_slice(&acc.wrapping_shl(64 - *bits).to_be_bytes());
     }
     *pos += (*bits / 8) as usize;
     *bits %= 8;
@@ -63,42 +65,56 @@ fn encode_into(src: &[u8], out: &mut [u8]) -> usize {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     let mut pos = 0;
-    // Four symbols at a time when their codes fit in 57 bits (so that with
+    // Four symbols at a time when their codes fit in 56 bits (so that with
     // up to 7 pending bits they fit in 64): true for text, whose codes are
     // 5 to 8 bits. Combining them does not depend on `acc`, so only one
-    // shift per four symbols is on the loop-carried path.
+    // shift per four symbols is on the loop-carried path. Each symbol is
+    // one load of its packed entry (code and length), which also keeps
+    // the loop's values in registers (two tables made it spill).
     let mut quads = src.chunks_exact(4);
     for q in &mut quads {
-        let c = [q[0], q[1], q[2], q[3]].map(|b| u64::from(CODES[usize::from(b)]));
-        let n = [q[0], q[1], q[2], q[3]].map(|b| u32::from(LENGTHS[usize::from(b)]));
-        let total = n[0] + n[1] + n[2] + n[3];
-        if total <= 57 {
-            let code = ((c[0] << n[1] | c[1]) << n[2] | c[2]) << n[3] | c[3];
-            acc = acc << total | code;
+        let e = [q[0], q[1], q[2], q[3]].map(|b| PACKED[usize::from(b)]);
+        // The lengths (at most 4 * 30) sum in the low byte.
+        let total = u32::from(e.iter().fold(0u64, |a, &e| a.wrapping_add(e)) as u8);
+        if total <= 56 {
+            // Shifting by an entry shifts by its length; the length bits
+            // are cleared before each shift so they do not reach the
+            // codes. The codes stay 8 bits up, so they total at most 56.
+            const HIGH: u64 = !0xff;
+            let x = (e[0] & HIGH).wrapping_shl(e[1] as u32) | e[1];
+            let x = (x & HIGH).wrapping_shl(e[2] as u32) | e[2];
+            let x = (x & HIGH).wrapping_shl(e[3] as u32) | e[3];
+            acc = acc << total | x >> 8;
             bits += total;
             put(out, &mut pos, &mut bits, acc);
         } else {
-            for (c, n) in c.iter().zip(n) {
-                acc = acc << n | c;
-                bits += n;
+            for e in e {
+                acc = acc.wrapping_shl(e as u32) | e >> 8;
+                bits += e as u32 & 0xff;
                 put(out, &mut pos, &mut bits, acc);
             }
         }
     }
+    // The last 0 to 3 symbols only join `acc`: for text they add at most
+    // 24 bits to the 7 pending, so the write waits for the padding, one
+    // write for all of them. Longer codes are written out when 32 bits
+    // are pending, so that `acc` never overflows.
     for &b in quads.remainder() {
-        let n = u32::from(LENGTHS[usize::from(b)]);
-        acc = acc << n | u64::from(CODES[usize::from(b)]);
-        bits += n;
-        put(out, &mut pos, &mut bits, acc);
-    }
-    if bits > 0 {
-        let pad = 8 - bits;
-        if let Some(o) = out.get_mut(pos) {
-            *o = ((acc << pad) as u8) | ((1u8 << pad) - 1);
+        let e = PACKED[usize::from(b)];
+        acc = acc.wrapping_shl(e as u32) | e >> 8;
+        bits += e as u32 & 0xff;
+        if bits >= 32 {
+            put(out, &mut pos, &mut bits, acc);
         }
-        pos += 1;
     }
-    pos
+    // Pad with the leading ones of EOS to a byte boundary (0 to 7 bits, at
+    // most 38 pending then) and write the lot.
+    let pad = bits.wrapping_neg() % 8;
+    acc = acc << pad | ((1 << pad) - 1);
+    bits += pad;
+    let len = pos + (bits / 8) as usize;
+    put(out, &mut pos, &mut bits, acc);
+    len
 }
 
 /// The longest string [`encode_short`] takes.
@@ -118,6 +134,7 @@ pub(crate) fn encode_short(src: &[u8], buf: &mut ShortBuf) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::code::CODES;
     use super::*;
     use crate::h2::hpack::huffman::decode_to_vec;
 
@@ -160,6 +177,47 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&all, &mut out);
         assert_eq!(decode_to_vec(&out).unwrap(), all);
+    }
+
+    /// The code of `src` one bit at a time, straight from the tables.
+    fn reference(src: &[u8]) -> Vec<u8> {
+        let mut bits: Vec<bool> = vec![];
+        for &b in src {
+            let (c, n) = (CODES[usize::from(b)], LENGTHS[usize::from(b)]);
+            bits.extend((0..n).rev().map(|i| c >> i & 1 == 1));
+        }
+        while bits.len() % 8 != 0 {
+            bits.push(true);
+        }
+        bits.chunks(8)
+            .map(|byte| byte.iter().fold(0u8, |a, &b| a << 1 | u8::from(b)))
+            .collect()
+    }
+
+    #[test]
+    fn matches_bitwise_reference_at_every_length_and_mix() {
+        // Text (5 to 8 bits), mid-length and the longest codes, mixed so
+        // that every remainder length meets short and long codes and the
+        // four-symbol steps take both their paths.
+        let alphabets: [&[u8]; 4] = [
+            b"e0a/-_.Zz",
+            b"\\\x16\xff~<",
+            &[0, 10, 13, 22, 255],
+            b"a\nb\x0ac",
+        ];
+        let mut buf: ShortBuf = [0; _];
+        for (k, alpha) in alphabets.iter().enumerate() {
+            for len in 0..=40 {
+                let src: Vec<u8> = (0..len).map(|i| alpha[(i * 7 + k) % alpha.len()]).collect();
+                let want = reference(&src);
+                let mut out = BytesMut::from(&b"xy"[..]);
+                encode(&src, &mut out);
+                assert_eq!(&out[2..], want, "{src:?}");
+                assert_eq!(encoded_len(&src), want.len());
+                let n = encode_short(&src, &mut buf);
+                assert_eq!(&buf[..n], want, "{src:?}");
+            }
+        }
     }
 
     #[test]
