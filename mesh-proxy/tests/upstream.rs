@@ -316,10 +316,16 @@ spec: {host: mixed, consecutiveFailures: 2, openDuration: 10s}
     let resolver = Arc::new(StaticResolver::new());
     let env = env(&fake, &resolver);
     let mixed = cluster(&config, "mixed.shop.svc.cluster.local", 7000, None, &env);
+    // The default balancer picks at random between idle endpoints: connect
+    // until both were picked (each attempt misses one with odds 1/2, so 64
+    // attempts all miss it with odds 2^-63).
     let mut by_addr: HashMap<SocketAddr, bool> = HashMap::new();
-    for _ in 0..6 {
+    for _ in 0..64 {
         let c = mixed.connect(&ConnectContext::default()).await.unwrap();
         by_addr.insert(c.endpoint, c.meta.mtls);
+        if by_addr.len() == 2 {
+            break;
+        }
     }
     assert_eq!(by_addr.get(&addr("10.0.1.1:7000")), Some(&true));
     assert_eq!(by_addr.get(&addr("10.0.1.2:7000")), Some(&false));
