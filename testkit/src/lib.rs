@@ -14,10 +14,12 @@
 // Test support: a panic is how a missing peer fails the test that needs it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -70,12 +72,23 @@ pub fn unique_loopback() -> IpAddr {
 }
 
 /// A port nobody listens on at `ip`, found by binding port 0 and letting it
-/// go. On an address of [`unique_loopback`] nobody else will take it.
+/// go, and never handed out before by this process (the kernel may offer a
+/// port again as soon as it is let go, so two calls for one configuration
+/// could otherwise get the same port). On an address of [`unique_loopback`]
+/// nobody else will take it.
 pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot bind {ip}:0: {e}"))
+    static GIVEN: Mutex<BTreeSet<(IpAddr, u16)>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("cannot bind {ip}:0: {e}"));
+        if given.insert((ip, port)) {
+            return port;
+        }
+    }
+    panic!("the kernel offered only ports already handed out on {ip}");
 }
 
 /// Where a test's own listener binds: a unique loopback IP and port 0, so
