@@ -160,6 +160,27 @@ fn rate(max: u32, secs: u64) -> RateLimit {
     RateLimit::new(max, Duration::from_secs(secs))
 }
 
+/// A HEADERS frame for stream 1 without END_HEADERS, then `count`
+/// CONTINUATION frames carrying `block`, none of them ending the block.
+fn unfinished_headers(a: &mut Attacker, count: usize, block: Bytes) -> Vec<Frame> {
+    let Frame::Headers(mut h) = a.headers(1, "/", true) else {
+        unreachable!()
+    };
+    h.end_headers = false;
+    let mut frames: Vec<Frame> = vec![h.into()];
+    for _ in 0..count {
+        frames.push(
+            Continuation {
+                stream_id: StreamId::new(1),
+                block: block.clone(),
+                end_headers: false,
+            }
+            .into(),
+        );
+    }
+    frames
+}
+
 fn calm(g: &GoAway) {
     assert_eq!(g.code, ErrorCode::ENHANCE_YOUR_CALM, "{g:?}");
 }
@@ -257,21 +278,7 @@ async fn continuation_floods_are_capped_by_frames_and_bytes() {
     };
     // Empty CONTINUATION frames: no bytes, only work.
     let (mut a, server) = Attacker::start(config(limits), Settings::default(), 1 << 20).await;
-    let Frame::Headers(mut h) = a.headers(1, "/", true) else {
-        unreachable!()
-    };
-    h.end_headers = false;
-    let mut frames: Vec<Frame> = vec![h.into()];
-    for _ in 0..9 {
-        frames.push(
-            Continuation {
-                stream_id: StreamId::new(1),
-                block: Bytes::new(),
-                end_headers: false,
-            }
-            .into(),
-        );
-    }
+    let frames = unfinished_headers(&mut a, 9, Bytes::new());
     a.send(frames).await;
     let g = a.goaway().await;
     calm(&g);
@@ -280,21 +287,7 @@ async fn continuation_floods_are_capped_by_frames_and_bytes() {
 
     // Large CONTINUATION frames: the block passes the byte cap.
     let (mut a, server) = Attacker::start(config(limits), Settings::default(), 1 << 20).await;
-    let Frame::Headers(mut h) = a.headers(1, "/", true) else {
-        unreachable!()
-    };
-    h.end_headers = false;
-    let mut frames: Vec<Frame> = vec![h.into()];
-    for _ in 0..3 {
-        frames.push(
-            Continuation {
-                stream_id: StreamId::new(1),
-                block: Bytes::from(vec![0x80u8 | 2; 16_000]),
-                end_headers: false,
-            }
-            .into(),
-        );
-    }
+    let frames = unfinished_headers(&mut a, 3, Bytes::from(vec![0x80u8 | 2; 16_000]));
     a.send(frames).await;
     let g = a.goaway().await;
     calm(&g);
