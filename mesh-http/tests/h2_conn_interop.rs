@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use mesh_core::{ErrorClass, Side, Target, TcpConnector};
 use mesh_http::h1::{self, HeaderMap, Method};
-use mesh_http::h2::{Config, Request, RequestHead, Response, client, server};
+use mesh_http::h2::client::SendRequest;
+use mesh_http::h2::{Config, Error, Request, RequestHead, Response, client, server};
 use mesh_http::{Body, Frame};
 use mesh_testkit::{Peer, TempDir, nginx_server, require_binary, tempdir, unique_loopback};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
@@ -339,18 +341,23 @@ fn nginx_get(path: &str) -> RequestHead {
     RequestHead::new(Method::GET, "http", "nginx.test", path.to_owned()).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn our_client_against_nginx() {
-    let app = start_h1_echo().await;
-    let nginx = Nginx::start(app, "");
+/// Our client connected to `addr`, its connection driven by a task.
+async fn connect(addr: SocketAddr) -> (SendRequest, JoinHandle<Result<(), Error>>) {
     let (sender, connection) = client::connect(
         &TcpConnector::default(),
-        &Target::new(nginx.addr),
+        &Target::new(addr),
         Config::default(),
     )
     .await
     .unwrap();
-    let conn = tokio::spawn(connection.run());
+    (sender, tokio::spawn(connection.run()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_nginx() {
+    let app = start_h1_echo().await;
+    let nginx = Nginx::start(app, "");
+    let (sender, conn) = connect(nginx.addr).await;
 
     let r = sender
         .send(Request::new(nginx_get("/fixed"), ()))
@@ -413,14 +420,7 @@ async fn nginx_concurrency_limit_and_goaway() {
         app,
         "http2_max_concurrent_streams 4;\n    keepalive_requests 30;",
     );
-    let (sender, connection) = client::connect(
-        &TcpConnector::default(),
-        &Target::new(nginx.addr),
-        Config::default(),
-    )
-    .await
-    .unwrap();
-    let conn = tokio::spawn(connection.run());
+    let (sender, conn) = connect(nginx.addr).await;
     // The first exchange brings nginx's SETTINGS (4 streams at most).
     let r = sender
         .send(Request::new(nginx_get("/fixed"), ()))
