@@ -181,9 +181,13 @@ fn is_authority_byte(b: u8) -> bool {
         )
 }
 
-/// Checks a request's fields and builds its head.
-pub(crate) fn request(fields: Vec<hpack::Field>) -> Result<RequestHead, Malformed> {
-    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
+/// Checks that pseudo-header fields come before all regular fields, hands
+/// each pseudo-header field to `pseudo` and checks and collects the
+/// regular ones.
+fn split(
+    fields: Vec<hpack::Field>,
+    mut pseudo: impl FnMut(hpack::Field) -> Result<(), Malformed>,
+) -> Result<Regular, Malformed> {
     let mut regular = Regular::default();
     let mut seen_regular = false;
     for f in fields {
@@ -191,26 +195,36 @@ pub(crate) fn request(fields: Vec<hpack::Field>) -> Result<RequestHead, Malforme
             if seen_regular {
                 return Err(bad("pseudo-header field after a regular field"));
             }
-            check_value(&f.name, &f.value)?;
-            match &f.name[..] {
-                b":method" => set_once(&mut method, ":method", f.value)?,
-                b":scheme" => set_once(&mut scheme, ":scheme", f.value)?,
-                b":authority" => set_once(&mut authority, ":authority", f.value)?,
-                b":path" => set_once(&mut path, ":path", f.value)?,
-                b":protocol" => return Err(bad(":protocol without extended CONNECT")),
-                b":status" => return Err(bad(":status in a request")),
-                other => {
-                    return Err(bad(format!(
-                        "unknown pseudo-header field {:?}",
-                        name_text(other)
-                    )));
-                }
-            }
+            pseudo(f)?;
         } else {
             seen_regular = true;
             regular.add(f)?;
         }
     }
+    Ok(regular)
+}
+
+/// Checks a request's fields and builds its head.
+pub(crate) fn request(fields: Vec<hpack::Field>) -> Result<RequestHead, Malformed> {
+    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
+    let regular = split(fields, |f| {
+        check_value(&f.name, &f.value)?;
+        match &f.name[..] {
+            b":method" => set_once(&mut method, ":method", f.value)?,
+            b":scheme" => set_once(&mut scheme, ":scheme", f.value)?,
+            b":authority" => set_once(&mut authority, ":authority", f.value)?,
+            b":path" => set_once(&mut path, ":path", f.value)?,
+            b":protocol" => return Err(bad(":protocol without extended CONNECT")),
+            b":status" => return Err(bad(":status in a request")),
+            other => {
+                return Err(bad(format!(
+                    "unknown pseudo-header field {:?}",
+                    name_text(other)
+                )));
+            }
+        }
+        Ok(())
+    })?;
     let method = method.ok_or_else(|| bad("no :method"))?;
     let method = Method::from_bytes(method).map_err(|_| bad(":method is not a token"))?;
     if let Some(a) = &authority {
@@ -266,27 +280,18 @@ pub(crate) fn request(fields: Vec<hpack::Field>) -> Result<RequestHead, Malforme
 /// included: the caller tells them apart by status).
 pub(crate) fn response(fields: Vec<hpack::Field>) -> Result<ResponseHead, Malformed> {
     let mut status = None;
-    let mut regular = Regular::default();
-    let mut seen_regular = false;
-    for f in fields {
-        if f.name.first() == Some(&b':') {
-            if seen_regular {
-                return Err(bad("pseudo-header field after a regular field"));
+    let regular = split(fields, |f| {
+        match &f.name[..] {
+            b":status" => set_once(&mut status, ":status", f.value)?,
+            other => {
+                return Err(bad(format!(
+                    "pseudo-header field {:?} in a response",
+                    name_text(other)
+                )));
             }
-            match &f.name[..] {
-                b":status" => set_once(&mut status, ":status", f.value)?,
-                other => {
-                    return Err(bad(format!(
-                        "pseudo-header field {:?} in a response",
-                        name_text(other)
-                    )));
-                }
-            }
-        } else {
-            seen_regular = true;
-            regular.add(f)?;
         }
-    }
+        Ok(())
+    })?;
     let status = status.ok_or_else(|| bad("no :status"))?;
     let code = match &status[..] {
         [a @ b'1'..=b'5', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
