@@ -6,6 +6,8 @@
 // failed assertion with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod body_support;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,24 +33,7 @@ async fn demo(req: Request) -> Response {
     let path = target.rsplit(|&b| b == b'/').next().unwrap_or_default();
     match path {
         b"hello" => Response::with_status(200, "hello\n"),
-        b"echo" => {
-            let mut body = req.body;
-            let (mut tx, out) = Body::channel(None, Side::Internal);
-            tokio::spawn(async move {
-                while let Some(frame) = body.frame().await {
-                    match frame {
-                        Ok(f) => {
-                            if tx.send(f).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => return tx.abort(e).await,
-                    }
-                }
-                let _ = tx.finish().await;
-            });
-            Response::with_status(200, out)
-        }
+        b"echo" => Response::with_status(200, body_support::echo(req.body)),
         b"chunked" => {
             let (mut tx, out) = Body::channel(None, Side::Internal);
             tokio::spawn(async move {

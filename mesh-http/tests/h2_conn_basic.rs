@@ -5,6 +5,8 @@
 // Test helpers unwrap: a panic is a failed assertion with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod body_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -30,22 +32,7 @@ fn post(path: &str) -> RequestHead {
 async fn demo(req: Request) -> Response {
     let path = String::from_utf8_lossy(req.head.path.as_deref().unwrap_or_default()).into_owned();
     if path == "/echo" {
-        let mut body = req.body;
-        let (mut tx, out) = Body::channel(None, Side::Internal);
-        tokio::spawn(async move {
-            while let Some(frame) = body.frame().await {
-                match frame {
-                    Ok(f) => {
-                        if tx.send(f).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => return tx.abort(e).await,
-                }
-            }
-            let _ = tx.finish().await;
-        });
-        return Response::with_status(200, out);
+        return Response::with_status(200, body_support::echo(req.body));
     }
     if path == "/class" {
         let class = format!("{:?}", req.head.class());
