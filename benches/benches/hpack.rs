@@ -6,10 +6,13 @@
 //!
 //! - `hpack_decode/<implementation>`: timed is decoding every header block
 //!   of the implementation's 32 stories, in order, with a fresh decoder per
-//!   story, into owned header lists (ours: `Vec<Field>` of `Bytes`;
-//!   httlib-hpack: `Vec<(Vec<u8>, Vec<u8>, u8)>`; loona-hpack:
-//!   `Vec<(Vec<u8>, Vec<u8>)>`). httlib-hpack consumes its input `Vec`, so
-//!   its copies of the blocks are made in untimed setup.
+//!   story, into owned header lists: `ours` into a reused `HeaderList` (the
+//!   decoded bytes copied into the list's one buffer), `ours-fields` into a
+//!   `Vec<Field>` of `Bytes` (one reference count per non-static string);
+//!   httlib-hpack into `Vec<(Vec<u8>, Vec<u8>, u8)>`, loona-hpack into
+//!   `Vec<(Vec<u8>, Vec<u8>)>` (an allocation per string). httlib-hpack
+//!   consumes its input `Vec`, so its copies of the blocks are made in
+//!   untimed setup.
 //! - `hpack_encode/<input>`: timed is encoding every header list of the
 //!   stories with a fresh encoder per story, into a reused buffer (ours:
 //!   Huffman when shorter, selective indexing; httlib-hpack: Huffman
@@ -33,7 +36,7 @@ use bytes::BytesMut;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_benches::memcpy_floor;
 use mesh_core::Side;
-use mesh_http::h2::hpack::{self, Decoder, Encoder, EncoderConfig, FieldRef, huffman};
+use mesh_http::h2::hpack::{self, Decoder, Encoder, EncoderConfig, FieldRef, HeaderList, huffman};
 use mesh_testkit::hpack_corpus::{self, Case};
 
 type Story = Vec<Case>;
@@ -65,6 +68,24 @@ fn decode_ours(stories: &[Story]) -> usize {
             d.decode(&case.wire, &mut out)
                 .expect("ours decodes the corpus");
             fields += out.len();
+        }
+    }
+    fields
+}
+
+fn decode_ours_list(stories: &[Story]) -> usize {
+    let mut fields = 0;
+    let mut list = HeaderList::new();
+    for story in stories {
+        let mut d = Decoder::new(Side::Downstream, limits());
+        for case in story {
+            if let Some(size) = case.table_size {
+                d.set_max_table_size(size);
+            }
+            list.clear();
+            d.decode_list(&case.wire, &mut list)
+                .expect("ours decodes the corpus");
+            fields += list.len();
         }
     }
     fields
@@ -123,11 +144,17 @@ fn hpack_decode(c: &mut Criterion) {
             .collect();
         let expected: usize = stories.iter().flatten().map(|c| c.headers.len()).sum();
         assert_eq!(decode_ours(&stories), expected);
+        assert_eq!(decode_ours_list(&stories), expected);
         assert_eq!(decode_httlib(&stories, httlib_wires(&stories)), expected);
         assert_eq!(decode_loona(&stories), expected);
         group.throughput(Throughput::Bytes(wire.len() as u64));
         group.bench_with_input(
             BenchmarkId::new("ours", implementation),
+            &stories,
+            |b, s| b.iter(|| decode_ours_list(black_box(s))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ours-fields", implementation),
             &stories,
             |b, s| b.iter(|| decode_ours(black_box(s))),
         );

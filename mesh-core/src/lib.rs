@@ -67,8 +67,3 @@ pub use peek::PeekedStream;
 pub use protocol::Protocol;
 pub use sniff::{DetectConfig, DetectOutcome, DetectReason, Detection, Detector, Sniff, Step};
 pub use spiffe::{IstioPrincipal, SpiffeId, TrustDomain};
-
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

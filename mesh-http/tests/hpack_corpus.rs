@@ -3,7 +3,8 @@
 //!
 //! 1. Every story of every implementation decodes, in order, to exactly
 //!    the header lists the story records, with our decoder's table size
-//!    setting following each case's `header_table_size`.
+//!    setting following each case's `header_table_size`, both into
+//!    `Bytes` fields and into a reused `HeaderList`.
 //! 2. Every story's header lists, encoded by our encoder and decoded by our
 //!    decoder (in every indexing mode), come back unchanged.
 // Test helpers too: a panic is a failed assertion with a location.
@@ -14,7 +15,7 @@ use std::sync::OnceLock;
 
 use bytes::BytesMut;
 use mesh_core::Side;
-use mesh_http::h2::hpack::{Decoder, Encoder, EncoderConfig, Field, Indexing, Limits};
+use mesh_http::h2::hpack::{Decoder, Encoder, EncoderConfig, Field, HeaderList, Indexing, Limits};
 use mesh_testkit::hpack_corpus::{self, Story};
 
 fn corpus() -> &'static [Story] {
@@ -43,9 +44,12 @@ fn decodes_every_story_of_every_implementation() {
     let mut per_impl: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for story in stories {
         let mut decoder = Decoder::new(Side::Downstream, unlimited());
+        let mut list_decoder = Decoder::new(Side::Downstream, unlimited());
+        let mut list = HeaderList::new();
         for (seq, case) in story.cases.iter().enumerate() {
             if let Some(size) = case.table_size {
                 decoder.set_max_table_size(size);
+                list_decoder.set_max_table_size(size);
             }
             let mut fields = Vec::new();
             decoder.decode(&case.wire, &mut fields).unwrap_or_else(|e| {
@@ -57,6 +61,21 @@ fn decodes_every_story_of_every_implementation() {
                 story.implementation,
                 story.name
             );
+            list.clear();
+            list_decoder
+                .decode_list(&case.wire, &mut list)
+                .unwrap_or_else(|e| {
+                    panic!("{}/{} case {seq}: {e}", story.implementation, story.name)
+                });
+            assert!(
+                list.iter()
+                    .map(|f| (f.name.to_vec(), f.value.to_vec()))
+                    .eq(case.headers.iter().cloned()),
+                "{}/{} case {seq}: decoded {list:?}",
+                story.implementation,
+                story.name
+            );
+            assert_eq!(list_decoder.table_size(), decoder.table_size());
         }
         let e = per_impl.entry(&story.implementation).or_default();
         e.0 += 1;

@@ -6,7 +6,9 @@
 
 use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
-use mesh_http::h2::hpack::{Decoder, Encoder, EncoderConfig, Field, Indexing, Limits, huffman};
+use mesh_http::h2::hpack::{
+    Decoder, Encoder, EncoderConfig, Field, HeaderList, Indexing, Limits, huffman,
+};
 use proptest::prelude::*;
 
 fn name() -> impl Strategy<Value = Bytes> {
@@ -123,15 +125,25 @@ proptest! {
     #[test]
     fn arbitrary_blocks_never_panic(blocks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..8),
                                     limit in 0usize..2000) {
-        let mut decoder = Decoder::new(Side::Downstream, Limits { max_header_list_size: limit, ..Limits::default() });
+        let limits = Limits { max_header_list_size: limit, ..Limits::default() };
+        let mut decoder = Decoder::new(Side::Downstream, limits);
+        // A second decoder fills a HeaderList in lockstep: same verdict, same fields.
+        let mut list_decoder = Decoder::new(Side::Downstream, limits);
         for block in blocks {
             let mut out = Vec::new();
             let block = Bytes::from(block);
-            if decoder.decode(&block, &mut out).is_ok() {
+            let result = decoder.decode(&block, &mut out);
+            let mut list = HeaderList::new();
+            let list_result = list_decoder.decode_list(&block, &mut list);
+            prop_assert_eq!(result.as_ref().err().map(|e| e.kind().clone()),
+                            list_result.as_ref().err().map(|e| e.kind().clone()));
+            prop_assert_eq!(list.into_fields(), out.clone());
+            if result.is_ok() {
                 let size: usize = out.iter().map(Field::size).sum();
                 prop_assert!(size <= limit);
             }
             prop_assert!(decoder.table_size() <= decoder.table_capacity());
+            prop_assert_eq!(list_decoder.table_size(), decoder.table_size());
         }
     }
 

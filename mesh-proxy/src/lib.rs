@@ -157,3 +157,9 @@ pub use proxy::{Proxy, ProxyOptions, ReloadSummary};
 pub use resolve::{Resolve, StaticResolver, SystemResolver};
 pub use snapshot::{ListenerKey, ListenerRole, Snapshot};
 pub use upstream::{ClusterKey, ConnectFailure, Connectors, UpstreamCluster};
+
+/// The README's examples, compiled and run as doc tests (here, where every
+/// crate they use is a dependency).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

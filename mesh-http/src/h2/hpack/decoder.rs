@@ -4,11 +4,9 @@ use bytes::{Bytes, BytesMut};
 use mesh_core::Side;
 
 use super::field::{ENTRY_OVERHEAD, Field};
+use super::list::{HeaderList, Str};
 use super::table::{DynamicTable, Name};
 use super::{HpackError, HpackErrorKind, huffman, integer, static_table};
-
-/// How much the buffer for Huffman-decoded strings allocates at a time.
-const SCRATCH_CHUNK: usize = 4096;
 
 /// Limits of a [`Decoder`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,10 +42,13 @@ impl Default for Limits {
 /// joined, as RFC 9113 §4.3 requires), in the order blocks arrive, since
 /// each may change the dynamic table the next one refers to.
 ///
-/// Decoded names and values are `Bytes`: a plain literal is a slice of the
-/// block itself (no copy), an indexed field shares the table's bytes, and
-/// Huffman strings are decoded into a buffer allocated a chunk at a time.
-/// Memory is bounded by the limits: the table by our
+/// [`Decoder::decode`] hands out names and values as `Bytes`: a plain
+/// literal is a slice of the block itself (no copy), a static-table string
+/// is static, and the dynamic table's strings and Huffman strings are
+/// copied (decoded) into one buffer per block, allocated a chunk at a time,
+/// and sliced from it. [`Decoder::decode_list`] copies every string but the
+/// static ones into a reusable [`HeaderList`] instead, taking no reference
+/// count at all. Memory is bounded by the limits: the table by our
 /// SETTINGS_HEADER_TABLE_SIZE, the decoded list by
 /// [`Limits::max_header_list_size`] (a block that refers to a large table
 /// entry thousands of times is an error once the list passes the cap, not
@@ -61,7 +62,9 @@ pub struct Decoder {
     /// start with a size update to at most this.
     required_update: Option<usize>,
     max_list: usize,
-    scratch: BytesMut,
+    /// Where [`Decoder::decode_with`] decodes a block before handing out
+    /// its fields.
+    scratch: HeaderList,
 }
 
 impl Decoder {
@@ -73,7 +76,7 @@ impl Decoder {
             max_table_size: Limits::DEFAULT_TABLE_SIZE,
             required_update: None,
             max_list: limits.max_header_list_size,
-            scratch: BytesMut::new(),
+            scratch: HeaderList::new(),
         };
         d.set_max_table_size(limits.max_table_size);
         d
@@ -121,26 +124,56 @@ impl Decoder {
     /// On an error nothing more is appended; what was appended before it
     /// stays (the caller drops the request or the connection anyway).
     pub fn decode(&mut self, block: &Bytes, dst: &mut Vec<Field>) -> Result<(), HpackError> {
-        self.decode_with(block, |f| dst.push(f))
+        let mut list = std::mem::take(&mut self.scratch);
+        let result = self.decode_bytes(block, &mut list);
+        dst.extend(list.drain_fields());
+        self.scratch = list;
+        result
     }
 
     /// Decodes one complete header block and hands each field to `emit`
     /// in order: for callers that fill their own header map.
+    ///
+    /// The fields are handed out once the block is decoded; on an error,
+    /// those decoded before it are.
     pub fn decode_with(
         &mut self,
         block: &Bytes,
-        mut emit: impl FnMut(Field),
+        emit: impl FnMut(Field),
     ) -> Result<(), HpackError> {
-        self.decode_block(block, &mut emit)
+        let mut list = std::mem::take(&mut self.scratch);
+        let result = self.decode_bytes(block, &mut list);
+        list.drain_fields().for_each(emit);
+        self.scratch = list;
+        result
+    }
+
+    /// Decodes one complete header block and appends its fields to `list`,
+    /// which copies their bytes into its own buffer: no `Bytes` and no
+    /// reference counts per field, and nothing allocated once the list's
+    /// buffers have grown (see [`HeaderList`]).
+    ///
+    /// On an error nothing more is appended; what was appended before it
+    /// stays.
+    pub fn decode_list(&mut self, block: &[u8], list: &mut HeaderList) -> Result<(), HpackError> {
+        self.decode_block::<false>(block, list)
             .map_err(|kind| HpackError::new(self.peer, kind))
     }
 
-    fn decode_block(
+    /// Decodes into the internal list, plain literals referring to `block`.
+    fn decode_bytes(&mut self, block: &Bytes, list: &mut HeaderList) -> Result<(), HpackError> {
+        list.set_block(block);
+        self.decode_block::<true>(block, list)
+            .map_err(|kind| HpackError::new(self.peer, kind))
+    }
+
+    /// `SLICE`: plain literals become [`Str::Block`] (the list holds the
+    /// block) rather than copies.
+    fn decode_block<const SLICE: bool>(
         &mut self,
-        block: &Bytes,
-        emit: &mut impl FnMut(Field),
+        buf: &[u8],
+        out: &mut HeaderList,
     ) -> Result<(), HpackErrorKind> {
-        let buf: &[u8] = block;
         let mut pos = 0;
         if let Some(max) = self.required_update.take() {
             match buf.first() {
@@ -171,26 +204,31 @@ impl Decoder {
                 let index = integer::decode::<7>(buf, &mut pos)?;
                 let entry = self.entry(index)?;
                 if list.admit(entry.len()) {
-                    let (name, value) = entry.to_bytes();
-                    emit(Field {
-                        name,
-                        value,
-                        never_indexed: false,
-                    });
+                    let (name, value) = match entry {
+                        Entry::Static(n, v) => (Str::Static(n), Str::Static(v)),
+                        Entry::Dynamic(n, v) => (name_str(out, n), out.put(v)),
+                    };
+                    out.emit(name, value, false);
                 }
             } else if b & 0x40 != 0 {
                 // Literal with incremental indexing (§6.2.1): the table
                 // must see it even when the list is already too large.
                 let index = integer::decode::<6>(buf, &mut pos)?;
-                let (name, value) = self.indexed_literal(block, &mut pos, index)?;
+                let (static_name, at, name_len) = self.indexed_literal(buf, &mut pos, index)?;
+                let stored = self.table.since(at);
+                let (name, value) = match static_name {
+                    Some(n) => (Name::Static(n), stored),
+                    None => {
+                        let (n, v) = stored.split_at(name_len.min(stored.len()));
+                        (Name::Owned(n), v)
+                    }
+                };
                 if list.admit(name.len() + value.len()) {
-                    emit(Field {
-                        name: name.to_bytes(),
-                        value: value.clone(),
-                        never_indexed: false,
-                    });
+                    let n = name_str(out, name);
+                    let v = out.put(value);
+                    out.emit(n, v, false);
                 }
-                self.table.insert(name, value);
+                self.table.insert(static_name, at, name_len);
             } else if b & 0x20 != 0 {
                 return Err(HpackErrorKind::TableSizeUpdateNotFirst);
             } else {
@@ -208,17 +246,16 @@ impl Decoder {
                     continue;
                 }
                 let name = if index == 0 {
-                    self.string(block, &mut pos)?
+                    wire_str::<SLICE>(out, buf, &mut pos)?
                 } else {
-                    self.entry(index)?.name().to_bytes()
+                    match self.entry(index)? {
+                        Entry::Static(n, _) => Str::Static(n),
+                        Entry::Dynamic(n, _) => name_str(out, n),
+                    }
                 };
-                let value = self.string(block, &mut pos)?;
+                let value = wire_str::<SLICE>(out, buf, &mut pos)?;
                 if list.admit(name.len() + value.len()) {
-                    emit(Field {
-                        name,
-                        value,
-                        never_indexed,
-                    });
+                    out.emit(name, value, never_indexed);
                 }
             }
         }
@@ -250,54 +287,61 @@ impl Decoder {
                 .get(i - static_table::LEN - 1)
                 .map(|(n, v)| Entry::Dynamic(n, v))
         };
-        found.ok_or(HpackErrorKind::InvalidIndex {
+        found.ok_or_else(|| self.invalid(index))
+    }
+
+    fn invalid(&self, index: u32) -> HpackErrorKind {
+        HpackErrorKind::InvalidIndex {
             index,
             table_len: static_table::LEN + self.table.len(),
-        })
+        }
     }
 
-    /// Reads the name (if literal) and value of a literal with incremental
-    /// indexing straight into the table's arena, so the entry owns them.
+    /// Reads the name (if literal or a dynamic entry's) and the value of a
+    /// literal with incremental indexing straight into the table's buffer,
+    /// for the entry to own: the static name if the name is one, where the
+    /// bytes begin, and the name's length.
     fn indexed_literal(
         &mut self,
-        block: &Bytes,
+        buf: &[u8],
         pos: &mut usize,
         index: u32,
-    ) -> Result<(Name, Bytes), HpackErrorKind> {
-        let buf: &[u8] = block;
-        let name = if index == 0 {
-            let (raw, huffman) = string_bytes(buf, pos)?;
-            let arena = self.table.arena(decoded_max(raw, huffman));
-            put_string(arena, raw, huffman)?;
-            None
-        } else {
-            Some(self.entry(index)?.name())
-        };
-        let (raw, huffman) = string_bytes(buf, pos)?;
-        let arena = self.table.arena(decoded_max(raw, huffman));
-        let name_len = arena.len();
-        put_string(arena, raw, huffman)?;
-        let mut value = self.table.take_arena();
-        Ok(match name {
-            Some(name) => (name, value),
-            None => (Name::Owned(value.split_to(name_len)), value),
-        })
+    ) -> Result<(Option<&'static [u8]>, usize, usize), HpackErrorKind> {
+        let at = self.table.end();
+        let read = self.read_entry(buf, pos, index);
+        if read.is_err() {
+            self.table.discard(at);
+        }
+        read.map(|(static_name, name_len)| (static_name, at, name_len))
     }
 
-    /// Reads a string literal: a slice of the block, or Huffman-decoded.
-    #[inline]
-    fn string(&mut self, block: &Bytes, pos: &mut usize) -> Result<Bytes, HpackErrorKind> {
-        let (raw, huffman) = string_bytes(block, pos)?;
-        if !huffman {
-            let end = *pos;
-            return Ok(block.slice(end - raw.len()..end));
-        }
-        let max = decoded_max(raw, true);
-        if self.scratch.capacity() < max {
-            self.scratch = BytesMut::with_capacity(max.max(SCRATCH_CHUNK));
-        }
-        put_string(&mut self.scratch, raw, true)?;
-        Ok(self.scratch.split().freeze())
+    fn read_entry(
+        &mut self,
+        buf: &[u8],
+        pos: &mut usize,
+        index: u32,
+    ) -> Result<(Option<&'static [u8]>, usize), HpackErrorKind> {
+        let i = index as usize;
+        let name = if index == 0 {
+            let (raw, huffman) = string_bytes(buf, pos)?;
+            let pending = self.table.pending(decoded_max(raw, huffman));
+            let before = pending.len();
+            put_string(pending, raw, huffman)?;
+            (None, pending.len() - before)
+        } else if i <= static_table::LEN {
+            match static_table::raw(i) {
+                Some((n, _)) => (Some(n), n.len()),
+                None => return Err(self.invalid(index)),
+            }
+        } else {
+            match self.table.copy_name(i - static_table::LEN - 1) {
+                Some(name) => name,
+                None => return Err(self.invalid(index)),
+            }
+        };
+        let (raw, huffman) = string_bytes(buf, pos)?;
+        put_string(self.table.pending(decoded_max(raw, huffman)), raw, huffman)?;
+        Ok(name)
     }
 }
 
@@ -306,7 +350,7 @@ enum Entry<'a> {
     /// A static entry.
     Static(&'static [u8], &'static [u8]),
     /// A dynamic entry.
-    Dynamic(&'a Name, &'a Bytes),
+    Dynamic(Name<'a>, &'a [u8]),
 }
 
 impl Entry<'_> {
@@ -316,24 +360,6 @@ impl Entry<'_> {
         match self {
             Entry::Static(n, v) => n.len() + v.len(),
             Entry::Dynamic(n, v) => n.len() + v.len(),
-        }
-    }
-
-    /// The name, to store in a new entry.
-    #[inline]
-    fn name(&self) -> Name {
-        match self {
-            Entry::Static(n, _) => Name::Static(n),
-            Entry::Dynamic(n, _) => (*n).clone(),
-        }
-    }
-
-    /// Name and value as `Bytes` to hand out.
-    #[inline]
-    fn to_bytes(&self) -> (Bytes, Bytes) {
-        match self {
-            Entry::Static(n, v) => (Bytes::from_static(n), Bytes::from_static(v)),
-            Entry::Dynamic(n, v) => (n.to_bytes(), (*v).clone()),
         }
     }
 }
@@ -386,7 +412,35 @@ fn decoded_max(raw: &[u8], huffman: bool) -> usize {
     }
 }
 
-/// Appends a string literal's decoded bytes to `dst` (which has room).
+/// A table entry's name in the list: static, or copied.
+#[inline]
+fn name_str(out: &mut HeaderList, name: Name<'_>) -> Str {
+    match name {
+        Name::Static(s) => Str::Static(s),
+        Name::Owned(b) => out.put(b),
+    }
+}
+
+/// Reads the string literal at `pos` into the list.
+#[inline]
+fn wire_str<const SLICE: bool>(
+    out: &mut HeaderList,
+    buf: &[u8],
+    pos: &mut usize,
+) -> Result<Str, HpackErrorKind> {
+    let (raw, huffman) = string_bytes(buf, pos)?;
+    if SLICE && !huffman {
+        return Ok(Str::Block {
+            at: *pos - raw.len(),
+            len: raw.len(),
+        });
+    }
+    let at = out.buf().len();
+    put_string(out.buf(), raw, huffman)?;
+    Ok(out.since(at))
+}
+
+/// Appends a string literal's decoded bytes to `dst`.
 #[inline]
 fn put_string(dst: &mut BytesMut, raw: &[u8], huffman: bool) -> Result<(), HpackErrorKind> {
     if !huffman {

@@ -1,9 +1,11 @@
 //! HPACK header compression (RFC 7541).
 //!
 //! - [`Decoder`] decodes whole header blocks into [`Field`]s whose bytes
-//!   are `Bytes` (slices of the block where the wire allows it), enforcing
-//!   the dynamic table size we advertised, the ordering rules of table
-//!   size updates, and a cap on the decoded header list.
+//!   are `Bytes` (slices of the block where the wire allows it), or into a
+//!   reusable [`HeaderList`] that keeps every decoded byte in one buffer
+//!   (no reference count per field), enforcing the dynamic table size we
+//!   advertised, the ordering rules of table size updates, and a cap on
+//!   the decoded header list.
 //! - [`Encoder`] picks, per field, an index, a literal with or without
 //!   indexing, or a never-indexed literal (kept for fields that arrived
 //!   never-indexed and by default for credentials and short cookies), and
@@ -41,6 +43,7 @@ mod error;
 mod field;
 pub mod huffman;
 mod integer;
+mod list;
 mod static_table;
 mod table;
 mod words;
@@ -49,3 +52,4 @@ pub use decoder::{Decoder, Limits};
 pub use encoder::{Encoder, EncoderConfig, Indexing};
 pub use error::{HpackError, HpackErrorKind};
 pub use field::{ENTRY_OVERHEAD, Field, FieldRef};
+pub use list::{HeaderList, HeaderListIter};
