@@ -1,7 +1,7 @@
 //! Forwarding a gRPC call from one HTTP/2 connection to another, keeping
 //! its deadline.
 //!
-//! [`forward`] is [`h2::forward`](crate::h2::forward) with gRPC's rules on
+//! [`forward`] is [`h2::forward`] with gRPC's rules on
 //! top:
 //!
 //! - the upstream is given the time *left* of the call's deadline in

@@ -4,7 +4,7 @@
 //!
 //! Both directions of every gRPC call (unary or streaming, client or
 //! server, and both legs of a proxy) are one of these over the body the
-//! [`h2`](crate::h2) connection hands out or takes. Failures are reported
+//! [`h2`] connection hands out or takes. Failures are reported
 //! as the [`Status`] a gRPC application sees: a message over the limit is
 //! `RESOURCE_EXHAUSTED`, a stream the peer reset with CANCEL is
 //! `CANCELLED`, a broken connection `UNAVAILABLE`

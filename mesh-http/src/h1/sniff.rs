@@ -22,7 +22,12 @@ const MAX_LEADING_EMPTY_LINES: usize = 2;
 
 const VERSION_PREFIX: &[u8] = b"HTTP/1.";
 
-/// Recognises HTTP/1.x requests; see the [module docs](self).
+/// Recognises HTTP/1.x requests from the first bytes: it needs
+/// `METHOD SP request-target SP HTTP/1.` before it says yes (so a Redis
+/// inline command or a TLS ClientHello is never taken for HTTP, and the
+/// HTTP/2 preface is turned down at the `2`), and gives up at the first
+/// byte that cannot belong to a request line. Rank it above the Redis
+/// sniffer and below the HTTP/2 preface sniffer.
 ///
 /// ```
 /// use mesh_core::{Detection, Protocol, Sniff};
