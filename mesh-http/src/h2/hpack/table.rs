@@ -6,6 +6,9 @@ use bytes::{Buf, BytesMut};
 
 use super::field::ENTRY_OVERHEAD;
 
+/// The buffer's capacity kept however small the table is.
+const ARENA_MIN: usize = 4096;
+
 /// An entry's name: a static-table name (most names), or bytes the table
 /// holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +182,10 @@ impl DynamicTable {
             self.size = 0;
             self.base += self.buf.len();
             self.buf.clear();
+            if self.buf.capacity() > 4 * self.capacity.max(ARENA_MIN) {
+                // A huge literal passed through: do not keep its room.
+                self.buf = BytesMut::new();
+            }
             return;
         }
         self.evict_to(self.capacity - size, at);
@@ -229,6 +236,16 @@ mod tests {
         t.set_capacity(0);
         insert(&mut t, Name::Static(b"a"), b"");
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn an_oversized_literal_does_not_keep_its_room() {
+        let mut t = DynamicTable::new(4096);
+        insert(&mut t, Name::Owned(b"x-big"), &vec![b'v'; 1 << 20]);
+        assert_eq!(t.len(), 0);
+        assert!(t.buf.capacity() <= 4 * 4096, "{}", t.buf.capacity());
+        insert(&mut t, Name::Owned(b"x-small"), b"v");
+        assert_eq!(t.get(0), Some((Name::Owned(b"x-small"), &b"v"[..])));
     }
 
     #[test]
