@@ -56,10 +56,16 @@ impl Words {
         let len = s.len();
         let (a, b) = if len > EXACT {
             let mut h = SEED;
-            let mut at = 0;
-            while at + 16 < len {
-                h = fold_mul(read8(s, at) ^ h ^ K1, read8(s, at + 8) ^ K2);
-                at += 16;
+            // Every 16 bytes but the last 16 (read below), by chunks: no
+            // bounds check per read.
+            let mut rest = s;
+            while let Some((c, r)) = rest.split_first_chunk::<16>() {
+                if r.is_empty() {
+                    break;
+                }
+                let w = u128::from_le_bytes(*c);
+                h = fold_mul(w as u64 ^ h ^ K1, (w >> 64) as u64 ^ K2);
+                rest = r;
             }
             let b = read8(s, len - 8);
             (fold_mul(read8(s, len - 16) ^ h ^ K1, b ^ K2), b)
