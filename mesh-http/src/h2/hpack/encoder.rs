@@ -155,6 +155,22 @@ impl Encoder {
 
     fn encode_field(&mut self, f: FieldRef<'_>, dst: &mut BytesMut) {
         let (nw, vw) = (Words::of(f.name), Words::of(f.value));
+        let key = Key {
+            name: f.name,
+            nw: &nw,
+            value: f.value,
+            vw: &vw,
+        };
+        let hashes = Hashes::of(key);
+        // The dynamic table first: an entry found there was indexed, so it
+        // is not in the static table, and not sensitive (that depends on
+        // the field and the configuration alone) unless the caller says so.
+        if !f.never_indexed {
+            if let Some(i) = self.table.find_field(key, hashes) {
+                integer::encode(dst, 0x80, 7, i);
+                return;
+            }
+        }
         let stat = static_table::find(f.name, &nw, &vw);
         let never = f.never_indexed
             || self.config.sensitive_defaults && stat.name.is_some_and(|i| sensitive(i, f.value));
@@ -163,18 +179,6 @@ impl Encoder {
             return;
         }
         let index = !never && self.should_index(&f, stat.name);
-        let key = Key {
-            name: f.name,
-            nw: &nw,
-            value: f.value,
-            vw: &vw,
-        };
-        let hashes = Hashes::of(stat.name, key);
-        let found = self.table.find(key, hashes);
-        if let (Some(i), false) = (found.field, never) {
-            integer::encode(dst, 0x80, 7, i);
-            return;
-        }
         // Never indexed, with incremental indexing, or without indexing.
         let high = if never {
             0x10
@@ -183,9 +187,13 @@ impl Encoder {
         } else {
             0x00
         };
-        self.literal(dst, high, stat.name.or(found.name), &f);
+        let name = match stat.name {
+            Some(i) => Some(i),
+            None => self.table.find_name(key, hashes),
+        };
+        self.literal(dst, high, name, &f);
         if index {
-            self.table.insert(key, hashes);
+            self.table.insert(key, hashes, stat.name.is_some());
         }
     }
 

@@ -15,47 +15,36 @@ struct Entry {
     /// name's bytes, followed by the value's; only strings longer than
     /// [`EXACT`] are kept there (see [`kept`]).
     at: u64,
-    /// The name as read into words (only compared for names outside the
-    /// static table) and the value.
+    /// The name and the value as read into words.
     name: Words,
     value: Words,
     field_hash: u64,
-    /// `None` for names of the static table, which are never looked up
-    /// in the dynamic one (the static index is as short and never evicted).
-    name_hash: Option<u64>,
-    /// The name's static index, or 0: equal indices mean equal names, so
-    /// the name need not be compared.
-    static_name: u8,
+    /// Only looked up for names outside the static table (the static index
+    /// is as short and never evicted): those of the static table are never
+    /// put in the name index.
+    name_hash: u64,
+    /// Whether the name is in the static table.
+    static_name: bool,
 }
 
-/// The hashes of one field, computed once per field.
+/// The hashes of one field, computed once per field, from its words alone:
+/// the dynamic table is probed before the static one is looked up, so that
+/// a field found there (the most common case on a connection) costs no
+/// static lookup.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Hashes {
-    name: Option<u64>,
+    name: u64,
     field: u64,
-    static_name: u8,
 }
 
 impl Hashes {
-    /// The hashes of field `f`; `static_name` is its name's static index,
-    /// if it has one: then the name need not be hashed.
+    /// The hashes of field `f`.
     #[inline]
-    pub(super) fn of(static_name: Option<usize>, f: Key<'_>) -> Hashes {
-        let (nw, vw) = (f.nw, f.vw);
-        let name = match static_name {
-            Some(i) => {
-                return Hashes {
-                    name: None,
-                    field: vw.hash(i as u64),
-                    static_name: i as u8,
-                };
-            }
-            None => nw.hash(SEED),
-        };
+    pub(super) fn of(f: Key<'_>) -> Hashes {
+        let name = f.nw.hash(SEED);
         Hashes {
-            name: Some(name),
-            field: vw.hash(name),
-            static_name: 0,
+            name,
+            field: f.vw.hash(name),
         }
     }
 }
@@ -95,16 +84,6 @@ pub(super) struct Key<'a> {
     pub(super) nw: &'a Words,
     pub(super) value: &'a [u8],
     pub(super) vw: &'a Words,
-}
-
-/// What the dynamic table offers for a field.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Found {
-    /// The index of an entry with the same name and value.
-    pub(super) field: Option<usize>,
-    /// The index of an entry with the same name (only for names not in
-    /// the static table).
-    pub(super) name: Option<usize>,
 }
 
 impl EncoderTable {
@@ -178,42 +157,46 @@ impl EncoderTable {
         set[0] = seq + 1;
     }
 
-    /// The entries for `name: value` (read as `nw` and `vw`, hashed as `h`).
+    /// The index of an entry `name: value` (read as `nw` and `vw`, hashed
+    /// as `h`).
     #[inline]
-    pub(super) fn find(&self, f: Key<'_>, h: Hashes) -> Found {
-        let mut found = Found::default();
+    pub(super) fn find_field(&self, f: Key<'_>, h: Hashes) -> Option<usize> {
         for slot in self.field_slots[Self::set(&self.field_slots, h.field)] {
             let Some((seq, e)) = self.live(slot) else {
                 continue;
             };
-            if e.field_hash != h.field {
-                continue;
-            }
-            let same_name = if h.static_name != 0 {
-                e.static_name == h.static_name
-            } else {
-                self.same_name(e, f.name, f.nw)
-            };
-            if same_name && e.value == *f.vw && (f.vw.len <= EXACT || self.bytes(e).1 == f.value) {
-                found.field = Some(self.index(seq));
-                return found;
+            if e.field_hash == h.field
+                && e.name == *f.nw
+                && e.value == *f.vw
+                && (f.nw.len <= EXACT && f.vw.len <= EXACT || {
+                    let (name, value) = self.bytes(e);
+                    (f.nw.len <= EXACT || name == f.name) && (f.vw.len <= EXACT || value == f.value)
+                })
+            {
+                return Some(self.index(seq));
             }
         }
-        if let Some(nh) = h.name {
-            for slot in self.name_slots[Self::set(&self.name_slots, nh)] {
-                if let Some((seq, e)) = self.live(slot) {
-                    if e.name_hash == Some(nh) && self.same_name(e, f.name, f.nw) {
-                        found.name = Some(self.index(seq));
-                        break;
-                    }
+        None
+    }
+
+    /// The index of the newest entry with the name of `f`, a name outside
+    /// the static table.
+    #[inline]
+    pub(super) fn find_name(&self, f: Key<'_>, h: Hashes) -> Option<usize> {
+        for slot in self.name_slots[Self::set(&self.name_slots, h.name)] {
+            if let Some((seq, e)) = self.live(slot) {
+                if e.name_hash == h.name && self.same_name(e, f.name, f.nw) {
+                    return Some(self.index(seq));
                 }
             }
         }
-        found
+        None
     }
 
-    /// Inserts a field as the peer's decoder will (RFC 7541 §4.4).
-    pub(super) fn insert(&mut self, f: Key<'_>, h: Hashes) {
+    /// Inserts a field as the peer's decoder will (RFC 7541 §4.4);
+    /// `static_name` tells whether its name is in the static table (then it
+    /// is not put in the name index).
+    pub(super) fn insert(&mut self, f: Key<'_>, h: Hashes, static_name: bool) {
         let (name, value) = (f.name, f.value);
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
@@ -248,12 +231,12 @@ impl EncoderTable {
             value: *f.vw,
             field_hash: h.field,
             name_hash: h.name,
-            static_name: h.static_name,
+            static_name,
         });
         self.size += size;
         Self::put(&mut self.field_slots, h.field, seq);
-        if let Some(nh) = h.name {
-            Self::put(&mut self.name_slots, nh, seq);
+        if !static_name {
+            Self::put(&mut self.name_slots, h.name, seq);
         }
     }
 
@@ -272,8 +255,8 @@ impl EncoderTable {
             for (i, e) in self.entries.iter().enumerate() {
                 let seq = first + i as u64;
                 Self::put(&mut self.field_slots, e.field_hash, seq);
-                if let Some(nh) = e.name_hash {
-                    Self::put(&mut self.name_slots, nh, seq);
+                if !e.static_name {
+                    Self::put(&mut self.name_slots, e.name_hash, seq);
                 }
             }
         }
@@ -302,26 +285,33 @@ mod tests {
     use super::*;
 
     /// Reads `n: v` and hands its key and hashes to `use_it`.
-    fn with_key<R>(n: &str, v: &str, use_it: impl FnOnce(Key<'_>, Hashes) -> R) -> R {
+    fn with_key<R>(n: &str, v: &str, use_it: impl FnOnce(Key<'_>, Hashes, bool) -> R) -> R {
         let (n, v) = (n.as_bytes(), v.as_bytes());
         let (nw, vw) = (Words::of(n), Words::of(v));
-        let static_name = static_table::find(n, &nw, &vw).name;
+        let static_name = static_table::find(n, &nw, &vw).name.is_some();
         let key = Key {
             name: n,
             nw: &nw,
             value: v,
             vw: &vw,
         };
-        use_it(key, Hashes::of(static_name, key))
+        use_it(key, Hashes::of(key), static_name)
     }
 
     fn find(t: &EncoderTable, n: &str, v: &str) -> (Option<usize>, Option<usize>) {
-        let f = with_key(n, v, |k, h| t.find(k, h));
-        (f.field, f.name)
+        with_key(n, v, |k, h, static_name| {
+            let field = t.find_field(k, h);
+            let name = if static_name || field.is_some() {
+                None
+            } else {
+                t.find_name(k, h)
+            };
+            (field, name)
+        })
     }
 
     fn insert(t: &mut EncoderTable, n: &str, v: &str) {
-        with_key(n, v, |k, h| t.insert(k, h));
+        with_key(n, v, |k, h, static_name| t.insert(k, h, static_name));
     }
 
     #[test]
@@ -358,6 +348,8 @@ mod tests {
         // compared byte for byte; shorter ones by their words alone.
         for (name, value) in [
             ("x-key", "value-"),
+            ("x-key", "a-value-longer-than-sixteen-"),
+            ("x-a-name-longer-than-sixteen", "value-"),
             (
                 "x-a-name-longer-than-sixteen",
                 "a-value-longer-than-sixteen-",

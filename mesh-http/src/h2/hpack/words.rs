@@ -56,10 +56,16 @@ impl Words {
         let len = s.len();
         let (a, b) = if len > EXACT {
             let mut h = SEED;
-            let mut at = 0;
-            while at + 16 < len {
-                h = fold_mul(read8(s, at) ^ h ^ K1, read8(s, at + 8) ^ K2);
-                at += 16;
+            // Every 16 bytes but the last 16 (read below), by chunks: no
+            // bounds check per read.
+            let mut rest = s;
+            while let Some((c, r)) = rest.split_first_chunk::<16>() {
+                if r.is_empty() {
+                    break;
+                }
+                let w = u128::from_le_bytes(*c);
+                h = fold_mul(w as u64 ^ h ^ K1, (w >> 64) as u64 ^ K2);
+                rest = r;
             }
             let b = read8(s, len - 8);
             (fold_mul(read8(s, len - 16) ^ h ^ K1, b ^ K2), b)
@@ -76,13 +82,16 @@ impl Words {
     }
 
     /// A fast, non-cryptographic hash of the string, seeded (the dynamic
-    /// table mixes in the name's hash or static index): one fold of the two
-    /// words, whatever the length, since for long strings the first word is
-    /// already a digest of every byte.
+    /// table hashes a value with its name's hash as the seed): one 128-bit
+    /// product of the two words, its halves xored, whatever the length,
+    /// since for long strings the first word is already a digest of every
+    /// byte. No second fold: the table takes the top bits, which the
+    /// product mixes well, and a field's hash follows from its name's, so
+    /// each fold would sit on the path to the table probe.
     #[inline(always)]
     pub(super) fn hash(&self, seed: u64) -> u64 {
         let h = seed ^ (self.len as u64).wrapping_mul(K1);
-        fold_mul(fold_mul(self.a ^ h ^ K1, self.b ^ K2), K2 ^ SEED)
+        fold_mul(self.a ^ h ^ K1, self.b ^ K2)
     }
 
     /// Whether strings `x` (read as `self`) and `y` (read as `w`) are equal:
@@ -103,7 +112,7 @@ impl PartialEq for Words {
     }
 }
 
-/// The hash's seed for names outside the static table.
+/// The seed of a name's hash.
 pub(super) const SEED: u64 = 0x243f_6a88_85a3_08d3;
 const K1: u64 = 0xa076_1d64_78bd_642f;
 const K2: u64 = 0xe703_7ed1_a0b4_28db;
