@@ -324,10 +324,7 @@ impl Decoder {
         let i = index as usize;
         let name = if index == 0 {
             let (raw, huffman) = string_bytes(buf, pos)?;
-            let pending = self.table.pending(decoded_max(raw, huffman));
-            let before = pending.len();
-            put_string(pending, raw, huffman)?;
-            (None, pending.len() - before)
+            (None, put_string(self.table.pending(), raw, huffman)?)
         } else if i <= static_table::LEN {
             match static_table::raw(i) {
                 Some((n, _)) => (Some(n), n.len()),
@@ -340,7 +337,7 @@ impl Decoder {
             }
         };
         let (raw, huffman) = string_bytes(buf, pos)?;
-        put_string(self.table.pending(decoded_max(raw, huffman)), raw, huffman)?;
+        put_string(self.table.pending(), raw, huffman)?;
         Ok(name)
     }
 }
@@ -404,14 +401,6 @@ fn skip_string(buf: &[u8], pos: &mut usize) -> Result<(), HpackErrorKind> {
     string_bytes(buf, pos).map(|_| ())
 }
 
-fn decoded_max(raw: &[u8], huffman: bool) -> usize {
-    if huffman {
-        huffman::max_decoded_len(raw.len())
-    } else {
-        raw.len()
-    }
-}
-
 /// A table entry's name in the list: static, or copied.
 #[inline]
 fn name_str(out: &mut HeaderList, name: Name<'_>) -> Str {
@@ -436,20 +425,20 @@ fn wire_str<const SLICE: bool>(
         });
     }
     let at = out.buf().len();
-    put_string(out.buf(), raw, huffman)?;
-    Ok(out.since(at))
+    let len = put_string(out.buf(), raw, huffman)?;
+    Ok(Str::Buf { at, len })
 }
 
-/// Appends a string literal's decoded bytes to `dst`.
+/// Appends a string literal's decoded bytes to `dst`; returns how many.
 #[inline]
-fn put_string(dst: &mut BytesMut, raw: &[u8], huffman: bool) -> Result<(), HpackErrorKind> {
+fn put_string(dst: &mut BytesMut, raw: &[u8], huffman: bool) -> Result<usize, HpackErrorKind> {
     if !huffman {
         dst.extend_from_slice(raw);
-        return Ok(());
+        return Ok(raw.len());
     }
     let start = dst.len();
     dst.resize(start + huffman::max_decoded_len(raw.len()), 0);
     let n = huffman::decode(raw, &mut dst[start..]).map_err(HpackErrorKind::Huffman)?;
     dst.truncate(start + n);
-    Ok(())
+    Ok(n)
 }

@@ -165,20 +165,10 @@ impl HeaderList {
         self.block = block.clone();
     }
 
-    /// The buffer, for the decoder to write a string to; [`Self::since`]
-    /// then names what it wrote.
+    /// The buffer, for the decoder to write a string to.
     #[inline]
     pub(super) fn buf(&mut self) -> &mut BytesMut {
         &mut self.buf
-    }
-
-    /// The string written to the buffer since it was `at` bytes long.
-    #[inline]
-    pub(super) fn since(&self, at: usize) -> Str {
-        Str::Buf {
-            at,
-            len: self.buf.len() - at,
-        }
     }
 
     /// Appends a field whose strings are in place.

@@ -125,10 +125,8 @@ impl DynamicTable {
         self.base += gone;
     }
 
-    /// The buffer a new entry's bytes are appended to, with room for
-    /// `additional` more bytes.
-    pub(super) fn pending(&mut self, additional: usize) -> &mut BytesMut {
-        self.buf.reserve(additional);
+    /// The buffer a new entry's bytes are appended to.
+    pub(super) fn pending(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
 
@@ -208,11 +206,11 @@ mod tests {
         let static_name = match name {
             Name::Static(s) => Some(s),
             Name::Owned(n) => {
-                t.pending(n.len()).extend_from_slice(n);
+                t.pending().extend_from_slice(n);
                 None
             }
         };
-        t.pending(value.len()).extend_from_slice(value);
+        t.pending().extend_from_slice(value);
         t.insert(static_name, at, name.len());
     }
 
