@@ -187,10 +187,7 @@ impl Encoder {
         } else {
             0x00
         };
-        let name = match stat.name {
-            Some(i) => Some(i),
-            None => self.table.find_name(key, hashes),
-        };
+        let name = stat.name.or_else(|| self.table.find_name(key, hashes));
         self.literal(dst, high, name, &f);
         if index {
             self.table.insert(key, hashes, stat.name.is_some());

@@ -132,10 +132,17 @@ impl HeaderList {
     /// Hands out every field as a `Bytes` field (slices of one frozen
     /// buffer, or static) and empties the list.
     pub(super) fn drain_fields(&mut self) -> impl ExactSizeIterator<Item = Field> + '_ {
-        let buf = self.buf.split().freeze();
-        if self.buf.capacity() < CHUNK / 4 {
-            self.buf = BytesMut::with_capacity(CHUNK);
-        }
+        // Nothing copied (all static or slices of the block): no buffer to
+        // share, and no reference count to take.
+        let buf = if self.buf.is_empty() {
+            Bytes::new()
+        } else {
+            let buf = self.buf.split().freeze();
+            if self.buf.capacity() < CHUNK / 4 {
+                self.buf = BytesMut::with_capacity(CHUNK);
+            }
+            buf
+        };
         let block = std::mem::take(&mut self.block);
         self.fields.drain(..).map(move |s| {
             let bytes = |s: Str| match s {
