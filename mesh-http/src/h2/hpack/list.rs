@@ -44,14 +44,13 @@ const CHUNK: usize = 4096;
 ///
 /// Where a `Bytes` per name and value costs a reference count taken and
 /// later dropped for each, a `HeaderList` copies the few bytes instead and
-/// lends [`FieldRef`]s, so decoding touches no shared counter. Reused with [`HeaderList::clear`], it
-/// allocates nothing once its buffers have grown. A proxy that checks
-/// headers and re-encodes them can pass it straight to
+/// lends [`FieldRef`]s, so decoding touches no shared counter. Reused with
+/// [`HeaderList::clear`], it allocates nothing once its buffers have grown.
+/// A proxy that checks headers and re-encodes them can pass it straight to
 /// [`Encoder::encode`](super::Encoder::encode); [`HeaderList::into_fields`]
 /// turns it into `Bytes` fields without copying when they must be kept.
 ///
 /// [`Decoder::decode_list`]: super::Decoder::decode_list
-/// [`Decoder::decode`]: super::Decoder::decode
 #[derive(Clone, Default)]
 pub struct HeaderList {
     buf: BytesMut,

@@ -45,7 +45,8 @@ struct Entry {
 /// bytes are always at the front of the buffer: evicting advances past
 /// them, and the buffer reuses the space in front when it next needs room.
 /// So the table holds no reference counts and never keeps a read buffer
-/// alive, and its memory stays within about twice its size.
+/// alive, and its buffer stays within a few times its size (four times in
+/// the test, and an oversized literal's room is let go).
 #[derive(Debug)]
 pub(super) struct DynamicTable {
     entries: VecDeque<Entry>,
