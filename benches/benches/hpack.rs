@@ -32,7 +32,7 @@
 
 use std::hint::black_box;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_benches::memcpy_floor;
 use mesh_core::Side;
@@ -59,7 +59,7 @@ fn limits() -> hpack::Limits {
 /// `decode` decodes one block and says how many fields it held.
 fn decode_with_ours(
     stories: &[Story],
-    mut decode: impl FnMut(&mut Decoder, &bytes::Bytes) -> usize,
+    mut decode: impl FnMut(&mut Decoder, &Bytes) -> usize,
 ) -> usize {
     let mut fields = 0;
     for story in stories {
