@@ -36,17 +36,11 @@ use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_benches::memcpy_floor;
 use mesh_core::Side;
-use mesh_http::h2::hpack::{self, Decoder, Encoder, EncoderConfig, FieldRef, HeaderList, huffman};
-use mesh_testkit::hpack_corpus::{self, Case};
+use mesh_http::h2::hpack::{self, Decoder, EncoderConfig, HeaderList, huffman};
 
-type Story = Vec<Case>;
-
-fn stories(implementation: &str) -> Vec<Story> {
-    hpack_corpus::stories(implementation)
-        .into_iter()
-        .map(|s| s.cases)
-        .collect()
-}
+#[path = "common/hpack_encode.rs"]
+mod hpack_encode;
+use hpack_encode::{ENCODE_INPUTS, Story, encode_loona, encode_ours, no_huffman, stories};
 
 fn limits() -> hpack::Limits {
     hpack::Limits {
@@ -183,22 +177,6 @@ fn hpack_decode(c: &mut Criterion) {
     group.finish();
 }
 
-fn encode_ours(stories: &[Story], config: EncoderConfig, dst: &mut BytesMut) -> usize {
-    let mut total = 0;
-    for story in stories {
-        let mut e = Encoder::new(config);
-        for case in story {
-            if let Some(size) = case.table_size {
-                e.set_peer_max_table_size(size);
-            }
-            dst.clear();
-            e.encode(case.headers.iter().map(|(n, v)| FieldRef::new(n, v)), dst);
-            total += dst.len();
-        }
-    }
-    total
-}
-
 /// httlib-hpack's strongest setting: Huffman for name and value, index
 /// every literal, and pick the best representation.
 const HTTLIB_FLAGS: u8 = 0x1 | 0x2 | 0x4 | 0x10;
@@ -240,29 +218,9 @@ fn encode_httlib(stories: &[Story], fields: HttlibFields, dst: &mut Vec<u8>) -> 
     total
 }
 
-fn encode_loona(stories: &[Story], dst: &mut Vec<u8>) -> usize {
-    let mut total = 0;
-    for story in stories {
-        let mut e = loona_hpack::Encoder::new();
-        for case in story {
-            if let Some(size) = case.table_size {
-                e.set_max_table_size(size);
-            }
-            dst.clear();
-            e.encode_into(case.headers.iter().map(|(n, v)| (&n[..], &v[..])), dst)
-                .expect("loona-hpack encodes");
-            total += dst.len();
-        }
-    }
-    total
-}
-
 fn hpack_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("hpack_encode");
-    for (input, implementation) in [
-        ("stories", "nghttp2"),
-        ("table_size_changes", "nghttp2-change-table-size"),
-    ] {
+    for (input, implementation) in ENCODE_INPUTS {
         let stories = stories(implementation);
         let plain: usize = stories
             .iter()
@@ -271,10 +229,7 @@ fn hpack_encode(c: &mut Criterion) {
             .map(|(n, v)| n.len() + v.len())
             .sum();
         let ours = encode_ours(&stories, EncoderConfig::default(), &mut BytesMut::new());
-        let raw = EncoderConfig {
-            huffman: false,
-            ..EncoderConfig::default()
-        };
+        let raw = no_huffman();
         let ours_raw = encode_ours(&stories, raw, &mut BytesMut::new());
         let httlib = encode_httlib(&stories, httlib_fields(&stories), &mut Vec::new());
         let loona = encode_loona(&stories, &mut Vec::new());
